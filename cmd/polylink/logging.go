@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// newLogger is the one place a logger is built: "console" for a person at a
+// terminal, "json" for a log collector. Quiet by default (warnings and
+// errors); verbose adds the info-level events an operator follows (links
+// coming and going, handshakes completing).
+func newLogger(format string, verbose bool) (*zap.Logger, error) {
+	level := zap.NewAtomicLevelAt(zapcore.WarnLevel)
+	if verbose {
+		level.SetLevel(zapcore.InfoLevel)
+	}
+	var cfg zap.Config
+	switch format {
+	case "console", "":
+		cfg = zap.NewDevelopmentConfig()
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		cfg.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		cfg.DisableStacktrace = true
+		cfg.Development = false
+	case "json":
+		cfg = zap.NewProductionConfig()
+		cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	default:
+		return nil, fmt.Errorf("--log %q: want console or json", format)
+	}
+	cfg.Level = level
+	cfg.DisableCaller = !verbose
+	cfg.Sampling = nil
+	return cfg.Build()
+}
