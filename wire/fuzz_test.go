@@ -1,0 +1,58 @@
+package wire
+
+import (
+	"bytes"
+	"testing"
+	"unsafe"
+)
+
+// FuzzDecode feeds Decode arbitrary bytes. Decode must never panic, a body is
+// always pkt[HeaderLen:] itself, and a decoded header re-encodes to the same
+// 16 bytes (the format has no slack bits that Decode ignores).
+func FuzzDecode(f *testing.F) {
+	for _, v := range goldenHeaders {
+		f.Add(join(mustHex(v.hex), v.body))
+	}
+	for _, c := range decodeErrorCases {
+		f.Add(join(mustHex(c.pkt), c.body))
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		var h Header
+		body, err := Decode(pkt, &h)
+		if err != nil {
+			if _, ok := err.(Error); !ok {
+				t.Fatalf("Decode returned %T %v, want a wire.Error", err, err)
+			}
+			if body != nil {
+				t.Fatalf("Decode returned a body with error %v", err)
+			}
+		} else {
+			if len(body) != len(pkt)-HeaderLen || len(body) == 0 ||
+				unsafe.SliceData(body) != &pkt[HeaderLen] {
+				t.Fatalf("body (len %d) is not pkt[HeaderLen:] (len %d)", len(body), len(pkt))
+			}
+			out := make([]byte, HeaderLen)
+			if err := h.Encode(out); err != nil {
+				t.Fatalf("decoded %+v does not re-encode: %v", h, err)
+			}
+			if !bytes.Equal(out, pkt[:HeaderLen]) {
+				t.Fatalf("re-encoded % X, decoded from % X", out, pkt[:HeaderLen])
+			}
+			if h.Kind != KindData {
+				var p Probe
+				if err := DecodeProbe(body, &p); err != nil {
+					t.Fatalf("probe body accepted by Decode rejected by DecodeProbe: %v", err)
+				}
+				if err := p.Encode(out); err != nil || !bytes.Equal(out, body) {
+					t.Fatalf("probe re-encoded % X (%v), decoded from % X", out, err, body)
+				}
+			}
+		}
+
+		// The same bytes as a raw socket's delivery: the rest is a suffix.
+		rest, err := SkipIPv4Header(pkt)
+		if err == nil && (len(rest) > len(pkt)-20 || !bytes.Equal(rest, pkt[len(pkt)-len(rest):])) {
+			t.Fatalf("SkipIPv4Header returned %d bytes that are not a suffix of %d", len(rest), len(pkt))
+		}
+	})
+}
