@@ -1,0 +1,177 @@
+package aggregator
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// connState is one end's knowledge of a connection, carried in every packet
+// it sends (the seed's handshake). On receipt of the other end's state s the
+// state becomes min(2, s+1); silence for the dead interval drops it to 0.
+//
+//	   recv s=0          recv s≥1
+//	0 ─────────▶ 1 ───────────▶ 2
+//	▲                            │
+//	└──── silent for the dead interval (from 1 or 2)
+type connState uint8
+
+const (
+	// stateSend: I know I can send.
+	stateSend connState = 0
+	// stateRecv: I know I can receive: the other end can send.
+	stateRecv connState = 1
+	// stateBoth: I know the other end receives me: both directions work.
+	stateBoth connState = 2
+)
+
+func (s connState) String() string {
+	switch s {
+	case stateSend:
+		return "send"
+	case stateRecv:
+		return "recv"
+	case stateBoth:
+		return "up"
+	}
+	return "invalid"
+}
+
+// nextState is the handshake's one rule.
+func nextState(peer uint8) connState {
+	if peer >= uint8(stateBoth) {
+		return stateBoth
+	}
+	return connState(peer + 1)
+}
+
+// remoteNIC is one NIC of a remote host, named by the host's virtual address
+// and the NIC's ifindex; its underlay address is learned from packets.
+type remoteNIC struct {
+	index  uint32
+	addr   netip.Addr // guarded by Engine.mu
+	lastRx atomic.Int64
+}
+
+// conn is one path: a local link × a remote NIC. Its state and counters are
+// atomics written by the link's reader and writer goroutines and the timer;
+// its probe statistics have their own mutex.
+type conn struct {
+	host   *host
+	link   *localLink
+	remote *remoteNIC
+
+	state  atomic.Uint32 // a connState
+	lastRx atomic.Int64  // engine clock, ns; 0 = never
+
+	txPackets, txBytes   atomic.Uint64
+	rxPackets, rxBytes   atomic.Uint64
+	firstWins            atomic.Uint64
+	queueDrops, sendErrs atomic.Uint64
+
+	probes probeStats
+}
+
+func (c *conn) getState() connState { return connState(c.state.Load()) }
+
+// onReceive applies the handshake rule to a packet from the other end and
+// reports whether the connection just came up (reached state 2).
+func (c *conn) onReceive(peerState uint8, now int64, n int) (cameUp bool) {
+	c.lastRx.Store(now)
+	c.rxPackets.Add(1)
+	c.rxBytes.Add(uint64(n))
+	next := uint32(nextState(peerState))
+	old := c.state.Swap(next)
+	return old != uint32(stateBoth) && next == uint32(stateBoth)
+}
+
+// probeRingLen is how many recent probes loss is measured over.
+const probeRingLen = 64
+
+// probeStats measures one connection with its probes: RTT (smoothed and
+// last), RTT jitter (RFC 3550's estimator applied to RTT samples) and loss
+// over the last probeRingLen probes.
+type probeStats struct {
+	mu       sync.Mutex
+	seq      uint32                  // guarded by mu: last probe sequence sent
+	ring     [probeRingLen]probeSlot // guarded by mu
+	srtt     int64                   // guarded by mu: ns, 0 = no sample
+	lastRTT  int64                   // guarded by mu
+	jitter   int64                   // guarded by mu: ns
+	sent     uint64                  // guarded by mu
+	lost     uint64                  // guarded by mu: unanswered probes pushed out of the ring
+	answered uint64                  // guarded by mu
+}
+
+type probeSlot struct {
+	seq     uint32
+	sentAt  int64
+	replied bool
+}
+
+// next records a probe about to be sent and returns its sequence number.
+func (p *probeStats) next(now int64) uint32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	s := &p.ring[p.seq%probeRingLen]
+	if s.sentAt != 0 && !s.replied {
+		p.lost++
+	}
+	*s = probeSlot{seq: p.seq, sentAt: now}
+	p.sent++
+	return p.seq
+}
+
+// reply records a probe reply: rtt is measured from the echoed send time.
+func (p *probeStats) reply(seq uint32, rtt int64) {
+	if rtt < 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s := &p.ring[seq%probeRingLen]; s.seq == seq && s.sentAt != 0 && !s.replied {
+		s.replied = true
+		p.answered++
+	}
+	if p.srtt == 0 {
+		p.srtt = rtt
+	} else {
+		p.srtt += (rtt - p.srtt) / 8
+		d := rtt - p.lastRTT
+		if d < 0 {
+			d = -d
+		}
+		p.jitter += (d - p.jitter) / 16
+	}
+	p.lastRTT = rtt
+}
+
+// probeView is a consistent copy of a connection's probe statistics.
+type probeView struct {
+	srtt, jitter int64
+	loss         float64 // over matured probes in the ring
+	sent, lost   uint64
+}
+
+// view computes loss over probes older than maturity (so probes still in
+// flight do not count as lost).
+func (p *probeStats) view(now, maturity int64) probeView {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var matured, unanswered int
+	for _, s := range p.ring {
+		if s.sentAt == 0 || now-s.sentAt < maturity {
+			continue
+		}
+		matured++
+		if !s.replied {
+			unanswered++
+		}
+	}
+	v := probeView{srtt: p.srtt, jitter: p.jitter, sent: p.sent, lost: p.lost}
+	if matured > 0 {
+		v.loss = float64(unanswered) / float64(matured)
+	}
+	return v
+}

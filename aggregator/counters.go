@@ -1,0 +1,36 @@
+package aggregator
+
+import (
+	"sync/atomic"
+
+	"github.com/polylink/polylink/wire"
+)
+
+// counters are the engine-wide tallies a user asks about; per-connection
+// ones live on conn.
+type counters struct {
+	txPackets         atomic.Uint64 // packets handed to Send and sent into a bundle
+	txCopies          atomic.Uint64 // copies queued onto connections
+	rxPackets         atomic.Uint64 // bundle packets read from links
+	delivered         atomic.Uint64 // first copies handed to Deliver
+	duplicatesDropped atomic.Uint64
+	lateDuplicates    atomic.Uint64
+	malformed         [wire.NumErrors]atomic.Uint64
+	noHost            atomic.Uint64 // Send to a host the engine does not know
+	unknownHost       atomic.Uint64 // packets from a host not accepted
+	ownPackets        atomic.Uint64 // packets carrying our own virtual address
+	queueDrops        atomic.Uint64
+	sendErrors        atomic.Uint64
+	readErrors        atomic.Uint64
+	oversize          atomic.Uint64
+	hostsEvicted      atomic.Uint64
+	probesSent        atomic.Uint64
+}
+
+func (c *counters) malformedTotal() uint64 {
+	var n uint64
+	for i := range c.malformed {
+		n += c.malformed[i].Load()
+	}
+	return n
+}

@@ -1,0 +1,25 @@
+// Package aggregator is polylink's bundle engine: it keeps, per remote host,
+// the set of connections (local NIC × remote NIC), runs the seed's 3-state
+// handshake and probes on each, copies every outgoing packet onto every
+// working connection and keeps only the first copy of every incoming one.
+//
+// Transmit (send.go):
+//
+//	Send(host, pkt) ─▶ next 13-bit ID of the bundle
+//	                ─▶ for each connection in state 2 (all, if none is):
+//	                     pooled buffer ◀─ header + copy of pkt
+//	                     ─▶ that local link's bounded queue (full: drop, count)
+//	                          ─▶ one writer goroutine per link ─▶ Link.WriteTo
+//
+// Receive (receive.go), one reader goroutine per link:
+//
+//	Link.ReadFrom ─▶ wire.Decode (bad: drop, count by reason)
+//	              ─▶ host / remote NIC / connection (learned, bounded)
+//	              ─▶ handshake: state = min(2, sender's state + 1)
+//	              ─▶ probe: reply; probe reply: RTT, loss, jitter
+//	              ─▶ data: dedup (first copy wins) ─▶ Config.Deliver
+//
+// The engine takes links through the small Link interface declared here, so
+// it never imports netlink; FakeNetwork beside it runs the whole engine in
+// memory. Timers (probe, dead interval, expiry) live in timers.go.
+package aggregator

@@ -1,0 +1,202 @@
+package aggregator
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/polylink/polylink/dedup"
+)
+
+// Engine is the bundle engine of one node. Create it with New; add links as
+// they appear; Send packets to hosts; Close it when done.
+type Engine struct {
+	cfg   Config
+	log   *zap.Logger
+	epoch uint32
+	start time.Time
+	dedup *dedup.Table
+	peers map[netip.Addr]bool // configured underlay addresses
+
+	mu    sync.RWMutex
+	links map[int]*localLink   // guarded by mu
+	hosts map[netip.Addr]*host // guarded by mu
+	stats counters
+
+	wg        sync.WaitGroup
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// localLink is a link the engine sends and receives on. Its Link may be
+// swapped (the NIC changed address) without losing its connections.
+type localLink struct {
+	index int
+	name  string
+	cur   atomic.Pointer[linkHolder]
+	queue chan txItem // closed under Engine.mu's write lock when removed
+}
+
+type linkHolder struct{ Link }
+
+func (ll *localLink) current() Link { return ll.cur.Load().Link }
+
+// New starts an engine: its timer goroutine runs until Close.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		epoch: randomUint32(),
+		start: time.Now(),
+		dedup: dedup.NewTable(cfg.MaxHosts),
+		peers: map[netip.Addr]bool{},
+		links: map[int]*localLink{},
+		hosts: map[netip.Addr]*host{},
+		done:  make(chan struct{}),
+	}
+	for _, p := range cfg.Peers {
+		e.peers[p] = true
+	}
+	e.wg.Add(1)
+	go e.timerLoop()
+	return e, nil
+}
+
+// now is the engine's monotonic clock in ns; it never returns 0, which
+// means "never" in timestamps.
+func (e *Engine) now() int64 { return int64(time.Since(e.start)) + 1 }
+
+func randomUint32() uint32 {
+	var b [4]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			panic(err) // crypto/rand does not fail on Linux
+		}
+		if v := binary.BigEndian.Uint32(b[:]); v != 0 {
+			return v
+		}
+	}
+}
+
+// AddLink starts using l: a reader and a writer goroutine, connections to
+// every known remote NIC, and probes on them at once, so a new NIC carries
+// traffic one round trip after it appears. If a link with l's index exists,
+// its Link is replaced (the NIC changed address) and its connections kept;
+// the old Link is closed.
+func (e *Engine) AddLink(l Link) {
+	e.mu.Lock()
+	ll := e.links[l.Index()]
+	var old Link
+	if ll != nil {
+		old = ll.current()
+		ll.cur.Store(&linkHolder{l})
+		ll.name = l.Name()
+	} else {
+		ll = &localLink{index: l.Index(), name: l.Name(), queue: make(chan txItem, e.cfg.QueueLen)}
+		ll.cur.Store(&linkHolder{l})
+		e.links[ll.index] = ll
+		for _, h := range e.hosts {
+			for _, r := range h.remotes {
+				h.conns = append(h.conns, &conn{host: h, link: ll, remote: r})
+			}
+		}
+		e.wg.Add(1)
+		go e.writeLoop(ll)
+	}
+	e.wg.Add(1)
+	go e.readLoop(ll, l)
+	e.mu.Unlock()
+	if old != nil {
+		closeLink(old)
+	}
+	e.log.Info("link added", zap.String("link", l.Name()), zap.Int("index", l.Index()),
+		zap.Stringer("addr", l.Addr()))
+	e.probeNow(ll)
+}
+
+// RemoveLink stops using the link with this index, drops its connections
+// and closes its Link.
+func (e *Engine) RemoveLink(index int) {
+	e.mu.Lock()
+	ll := e.links[index]
+	if ll == nil {
+		e.mu.Unlock()
+		return
+	}
+	delete(e.links, index)
+	for _, h := range e.hosts {
+		kept := h.conns[:0]
+		for _, c := range h.conns {
+			if c.link != ll {
+				kept = append(kept, c)
+			}
+		}
+		clear(h.conns[len(kept):])
+		h.conns = kept
+	}
+	close(ll.queue)
+	e.mu.Unlock()
+	closeLink(ll.current())
+	e.log.Info("link removed", zap.String("link", ll.name), zap.Int("index", index))
+}
+
+func closeLink(l Link) {
+	if c, ok := l.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// ErrNoHost is returned by Send for a host the engine has no bundle to.
+var ErrNoHost = errors.New("no bundle to that host")
+
+// HasHost reports whether the engine has a bundle to the host vip.
+func (e *Engine) HasHost(vip netip.Addr) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.hosts[vip] != nil
+}
+
+// Gateway returns a host met through a configured peer address (the lowest
+// such address, for determinism): hosts route what they don't know to it.
+func (e *Engine) Gateway() (netip.Addr, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var best netip.Addr
+	for vip, h := range e.hosts {
+		if h.gateway && (!best.IsValid() || vip.Less(best)) {
+			best = vip
+		}
+	}
+	return best, best.IsValid()
+}
+
+// Close stops the engine: the timer, every writer, and every reader (by
+// closing the links). Idempotent.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.done)
+		e.mu.Lock()
+		links := make([]*localLink, 0, len(e.links))
+		for i, ll := range e.links {
+			links = append(links, ll)
+			close(ll.queue)
+			delete(e.links, i)
+		}
+		e.mu.Unlock()
+		for _, ll := range links {
+			closeLink(ll.current())
+		}
+		e.wg.Wait()
+	})
+	return nil
+}

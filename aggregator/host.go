@@ -1,0 +1,69 @@
+package aggregator
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// host is the bundle to one remote host: its NICs, the connections to them
+// and the ID counter of the packets sent to it. Maps and slices are guarded
+// by Engine.mu; counters are atomic.
+type host struct {
+	vip     netip.Addr
+	gateway bool // met through a configured peer address
+	remotes map[uint32]*remoteNIC
+	conns   []*conn
+
+	nextID   atomic.Uint32
+	epoch    atomic.Uint32 // the peer's, from its probes; 0 = not yet known
+	lastRx   atomic.Int64
+	txData   atomic.Uint64 // data packets sent (IDs used)
+	rxData   atomic.Uint64 // data packets delivered
+	lateDups atomic.Uint64
+
+	// Rates, computed by the timer under Engine.mu's write lock.
+	rate rateMeter
+}
+
+// connFor returns the connection over link ll to remote NIC r, or nil.
+func (h *host) connFor(ll *localLink, r *remoteNIC) *conn {
+	for _, c := range h.conns {
+		if c.link == ll && c.remote == r {
+			return c
+		}
+	}
+	return nil
+}
+
+// anyUp reports whether some connection is in state 2. Data goes on every
+// connection in state 2, or on all of them while none is.
+func (h *host) anyUp() bool {
+	for _, c := range h.conns {
+		if c.getState() == stateBoth {
+			return true
+		}
+	}
+	return false
+}
+
+// rateMeter turns the host's data counters into packets per second.
+type rateMeter struct {
+	at             int64
+	lastTx, lastRx uint64
+	tx, rx         float64
+	warned         bool
+}
+
+// update recomputes the rates once a second.
+func (m *rateMeter) update(now int64, tx, rx uint64) {
+	if m.at != 0 && now-m.at < int64(time.Second) {
+		return
+	}
+	if m.at != 0 {
+		secs := float64(now-m.at) / 1e9
+		m.tx = float64(tx-m.lastTx) / secs
+		m.rx = float64(rx-m.lastRx) / secs
+	}
+	m.at, m.lastTx, m.lastRx = now, tx, rx
+}

@@ -1,0 +1,25 @@
+package aggregator
+
+import "net/netip"
+
+// Link is one local NIC as the engine uses it: a socket that carries bundle
+// packets (header and body, without the outer IPv4 header) to and from
+// underlay addresses. linkmon's sockets satisfy it through a thin adapter in
+// cmd; FakeNetwork provides in-memory ones.
+//
+// ReadFrom is called from one goroutine; WriteTo from one other goroutine.
+// After the link is closed by its owner, ReadFrom returns an error that
+// matches net.ErrClosed, which ends the engine's reader.
+type Link interface {
+	// Index is the NIC's interface index; it names the link on the wire.
+	Index() int
+	// Name is the NIC's name, for status and logs.
+	Name() string
+	// Addr is the underlay address packets leave from.
+	Addr() netip.Addr
+	// ReadFrom reads one packet into buf and returns the bundle packet
+	// (a subslice of buf) and the outer source address.
+	ReadFrom(buf []byte) (pkt []byte, src netip.Addr, err error)
+	// WriteTo sends one bundle packet to an underlay address.
+	WriteTo(pkt []byte, dst netip.Addr) error
+}

@@ -1,0 +1,210 @@
+package aggregator
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/polylink/polylink/wire"
+)
+
+// Status is a consistent picture of the engine for `polylink status`. Its
+// JSON keys are a contract with scripts: add freely, never rename.
+type Status struct {
+	VIP             string         `json:"vip"`
+	Epoch           uint32         `json:"epoch"`
+	Router          bool           `json:"router"`
+	ProbeIntervalMs float64        `json:"probe_interval_ms"`
+	DeadIntervalMs  float64        `json:"dead_interval_ms"`
+	UptimeS         float64        `json:"uptime_s"`
+	Peers           []string       `json:"peers"`
+	Local           []LocalStatus  `json:"local"`
+	Hosts           []HostStatus   `json:"hosts"`
+	Counters        CounterStatus  `json:"counters"`
+	Malformed       map[string]int `json:"malformed_by_reason"`
+}
+
+// LocalStatus is one local NIC the engine uses.
+type LocalStatus struct {
+	Name     string `json:"name"`
+	Index    int    `json:"index"`
+	Addr     string `json:"addr"`
+	QueueLen int    `json:"queue_len"`
+	QueueCap int    `json:"queue_cap"`
+}
+
+// HostStatus is the bundle to one remote host.
+type HostStatus struct {
+	VIP            string         `json:"vip"`
+	Gateway        bool           `json:"gateway"`
+	Epoch          uint32         `json:"epoch"`
+	LastRxMs       float64        `json:"last_rx_ms"`
+	TxRatePps      float64        `json:"tx_rate_pps"`
+	RxRatePps      float64        `json:"rx_rate_pps"`
+	IDLimitPps     int            `json:"id_limit_pps"`
+	IDLimitShare   float64        `json:"id_limit_share"`
+	TxPackets      uint64         `json:"tx_packets"`
+	Delivered      uint64         `json:"delivered"`
+	LateDuplicates uint64         `json:"late_duplicates"`
+	SkewMs         float64        `json:"skew_ms"`
+	Remotes        []RemoteStatus `json:"remotes"`
+	Connections    []ConnStatus   `json:"connections"`
+}
+
+// RemoteStatus is one NIC of a remote host.
+type RemoteStatus struct {
+	Index    uint32  `json:"index"`
+	Addr     string  `json:"addr"`
+	LastRxMs float64 `json:"last_rx_ms"`
+}
+
+// ConnStatus is one path: a local NIC × a remote NIC.
+type ConnStatus struct {
+	Local       string  `json:"local"`
+	LocalIndex  int     `json:"local_index"`
+	RemoteIndex uint32  `json:"remote_index"`
+	RemoteAddr  string  `json:"remote_addr"`
+	State       int     `json:"state"`
+	StateName   string  `json:"state_name"`
+	Carrying    bool    `json:"carrying"`
+	RTTMs       float64 `json:"rtt_ms"`
+	Loss        float64 `json:"loss"`
+	JitterMs    float64 `json:"jitter_ms"`
+	TxPackets   uint64  `json:"tx_packets"`
+	RxPackets   uint64  `json:"rx_packets"`
+	TxBytes     uint64  `json:"tx_bytes"`
+	RxBytes     uint64  `json:"rx_bytes"`
+	FirstWins   uint64  `json:"first_wins"`
+	FirstShare  float64 `json:"first_share"`
+	LastRxMs    float64 `json:"last_rx_ms"`
+	ProbesSent  uint64  `json:"probes_sent"`
+	ProbesLost  uint64  `json:"probes_lost"`
+	QueueDrops  uint64  `json:"queue_drops"`
+	SendErrors  uint64  `json:"send_errors"`
+}
+
+// CounterStatus are the engine-wide counters.
+type CounterStatus struct {
+	TxPackets         uint64 `json:"tx_packets"`
+	TxCopies          uint64 `json:"tx_copies"`
+	RxPackets         uint64 `json:"rx_packets"`
+	Delivered         uint64 `json:"delivered"`
+	DuplicatesDropped uint64 `json:"duplicates_dropped"`
+	MalformedDropped  uint64 `json:"malformed_dropped"`
+	LateDuplicates    uint64 `json:"late_duplicates"`
+	UnknownHost       uint64 `json:"unknown_host_dropped"`
+	NoHost            uint64 `json:"no_bundle_dropped"`
+	OwnPackets        uint64 `json:"own_packets_dropped"`
+	QueueDrops        uint64 `json:"queue_drops"`
+	SendErrors        uint64 `json:"send_errors"`
+	ReadErrors        uint64 `json:"read_errors"`
+	Oversize          uint64 `json:"oversize_dropped"`
+	HostsEvicted      uint64 `json:"hosts_evicted"`
+	ProbesSent        uint64 `json:"probes_sent"`
+}
+
+func ms(ns int64) float64 { return float64(ns) / 1e6 }
+
+// sinceMs is how long ago a timestamp was, in ms; -1 for never.
+func sinceMs(now, t int64) float64 {
+	if t == 0 {
+		return -1
+	}
+	return ms(now - t)
+}
+
+// Status snapshots the engine under its read lock; the caller renders it
+// after the lock is released, so a slow status client never stalls packets.
+func (e *Engine) Status() Status {
+	now := e.now()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	s := Status{
+		VIP: e.cfg.VIP.String(), Epoch: e.epoch, Router: e.cfg.Router,
+		ProbeIntervalMs: ms(int64(e.cfg.ProbeInterval)), DeadIntervalMs: ms(int64(e.cfg.DeadInterval)),
+		UptimeS: time.Duration(now).Seconds(), Peers: []string{}, Local: []LocalStatus{}, Hosts: []HostStatus{},
+		Malformed: map[string]int{},
+	}
+	for p := range e.peers {
+		s.Peers = append(s.Peers, p.String())
+	}
+	slices.Sort(s.Peers)
+	for _, ll := range e.links {
+		s.Local = append(s.Local, LocalStatus{Name: ll.name, Index: ll.index, Addr: ll.current().Addr().String(),
+			QueueLen: len(ll.queue), QueueCap: cap(ll.queue)})
+	}
+	slices.SortFunc(s.Local, func(a, b LocalStatus) int { return cmp.Compare(a.Index, b.Index) })
+	for _, h := range e.hosts {
+		s.Hosts = append(s.Hosts, e.hostStatus(h, now))
+	}
+	slices.SortFunc(s.Hosts, func(a, b HostStatus) int { return cmp.Compare(a.VIP, b.VIP) })
+	s.Counters = e.counterStatus()
+	for i := range e.stats.malformed {
+		if n := e.stats.malformed[i].Load(); n > 0 {
+			s.Malformed[wire.Error(i).Error()] = int(n)
+		}
+	}
+	return s
+}
+
+func (e *Engine) hostStatus(h *host, now int64) HostStatus {
+	hs := HostStatus{
+		VIP: h.vip.String(), Gateway: h.gateway, Epoch: h.epoch.Load(), LastRxMs: sinceMs(now, h.lastRx.Load()),
+		TxRatePps: h.rate.tx, RxRatePps: h.rate.rx, IDLimitPps: idLimit,
+		IDLimitShare: max(h.rate.tx, h.rate.rx) / idLimit, TxPackets: h.txData.Load(),
+		Delivered: h.rxData.Load(), LateDuplicates: h.lateDups.Load(),
+		Remotes: []RemoteStatus{}, Connections: []ConnStatus{},
+	}
+	for _, r := range h.remotes {
+		hs.Remotes = append(hs.Remotes, RemoteStatus{Index: r.index, Addr: r.addr.String(),
+			LastRxMs: sinceMs(now, r.lastRx.Load())})
+	}
+	slices.SortFunc(hs.Remotes, func(a, b RemoteStatus) int { return cmp.Compare(a.Index, b.Index) })
+	anyUp := h.anyUp()
+	maturity := int64(e.cfg.DeadInterval)
+	var wins uint64
+	var minRTT, maxRTT int64
+	for _, c := range h.conns {
+		wins += c.firstWins.Load()
+	}
+	for _, c := range h.conns {
+		v := c.probes.view(now, maturity)
+		st := c.getState()
+		cs := ConnStatus{
+			Local: c.link.name, LocalIndex: c.link.index, RemoteIndex: c.remote.index,
+			RemoteAddr: c.remote.addr.String(), State: int(st), StateName: st.String(),
+			Carrying: !anyUp || st == stateBoth, RTTMs: ms(v.srtt), Loss: v.loss, JitterMs: ms(v.jitter),
+			TxPackets: c.txPackets.Load(), RxPackets: c.rxPackets.Load(), TxBytes: c.txBytes.Load(),
+			RxBytes: c.rxBytes.Load(), FirstWins: c.firstWins.Load(), LastRxMs: sinceMs(now, c.lastRx.Load()),
+			ProbesSent: v.sent, ProbesLost: v.lost, QueueDrops: c.queueDrops.Load(), SendErrors: c.sendErrs.Load(),
+		}
+		if wins > 0 {
+			cs.FirstShare = float64(cs.FirstWins) / float64(wins)
+		}
+		if st == stateBoth && v.srtt > 0 {
+			if minRTT == 0 || v.srtt < minRTT {
+				minRTT = v.srtt
+			}
+			maxRTT = max(maxRTT, v.srtt)
+		}
+		hs.Connections = append(hs.Connections, cs)
+	}
+	// One-way skew between the fastest and slowest working path, from RTTs.
+	hs.SkewMs = ms(maxRTT-minRTT) / 2
+	slices.SortFunc(hs.Connections, func(a, b ConnStatus) int {
+		return cmp.Or(cmp.Compare(a.LocalIndex, b.LocalIndex), cmp.Compare(a.RemoteIndex, b.RemoteIndex))
+	})
+	return hs
+}
+
+func (e *Engine) counterStatus() CounterStatus {
+	st := &e.stats
+	return CounterStatus{
+		TxPackets: st.txPackets.Load(), TxCopies: st.txCopies.Load(), RxPackets: st.rxPackets.Load(),
+		Delivered: st.delivered.Load(), DuplicatesDropped: st.duplicatesDropped.Load(),
+		MalformedDropped: st.malformedTotal(), LateDuplicates: st.lateDuplicates.Load(),
+		UnknownHost: st.unknownHost.Load(), NoHost: st.noHost.Load(), OwnPackets: st.ownPackets.Load(),
+		QueueDrops: st.queueDrops.Load(), SendErrors: st.sendErrors.Load(), ReadErrors: st.readErrors.Load(),
+		Oversize: st.oversize.Load(), HostsEvicted: st.hostsEvicted.Load(), ProbesSent: st.probesSent.Load(),
+	}
+}
