@@ -1,0 +1,249 @@
+package linkmon
+
+// Batch I/O: one recvmmsg or sendmmsg system call moves up to maxBatch
+// packets, through Go's poller so that reads park in the netpoller and Close
+// wakes them.
+//
+//	ReadBatch:  []Message.Buf ──recvmmsg──▶ N, Truncated ──strip outer header──▶ Payload, Addr
+//	WriteBatch: []Message.Payload, Addr ──sendmmsg──▶ kernel adds outer header ──▶ NIC
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxBatch is the most packets one system call moves; longer WriteBatch
+// calls are split, longer ReadBatch calls read at most this many.
+const maxBatch = 64
+
+// Message is one packet of ReadBatch or WriteBatch.
+//
+// ReadBatch reads into Buf and sets N (bytes received, outer header
+// included), Truncated, Addr (the outer source) and Payload (Buf after the
+// outer header; nil if that header is malformed, which the kernel never
+// produces). WriteBatch sends Payload to Addr and reads nothing else.
+type Message struct {
+	// Buf is where ReadBatch puts the packet; it must not be empty.
+	Buf []byte
+	// N is how many bytes ReadBatch received into Buf.
+	N int
+	// Truncated reports a packet larger than Buf: drop it.
+	Truncated bool
+	// Addr is the outer source on ReadBatch, the destination on WriteBatch.
+	Addr netip.Addr
+	// Payload is the packet after the outer IPv4 header on ReadBatch, the
+	// bytes to send on WriteBatch.
+	Payload []byte
+}
+
+// ReadBatch reads up to len(msgs) (at most maxBatch) packets with one
+// recvmmsg, blocking until at least one is there, and returns how many it
+// read. Errors are as for ReadFrom.
+func (s *Socket) ReadBatch(msgs []Message) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	msgs = msgs[:min(len(msgs), maxBatch)]
+	for i := range msgs {
+		if len(msgs[i].Buf) == 0 {
+			return 0, errors.New("read batch: empty buffer")
+		}
+	}
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	b := s.rxBatch()
+	for i := range msgs {
+		b.setRecv(i, msgs[i].Buf)
+	}
+	n, err := b.recv(s.conn, len(msgs))
+	if err != nil {
+		return 0, s.ioError("read batch", err)
+	}
+	for i := range n {
+		m := &msgs[i]
+		m.N, m.Truncated = b.received(i)
+		var ok bool
+		if m.Payload, m.Addr, ok = parseOuterHeader(m.Buf[:m.N]); !ok {
+			m.Payload, m.Addr = nil, netip.Addr{}
+		}
+	}
+	return n, nil
+}
+
+// WriteBatch sends every message's Payload to its Addr, maxBatch per
+// sendmmsg, and returns how many were sent. It returns fewer than len(msgs)
+// only with an error, which concerns msgs[n]: the caller may skip that one
+// and send the rest.
+func (s *Socket) WriteBatch(msgs []Message) (int, error) {
+	b := getBatch()
+	defer putBatch(b)
+	sent := 0
+	for sent < len(msgs) {
+		chunk := msgs[sent:min(len(msgs), sent+maxBatch)]
+		for i := range chunk {
+			dst := chunk[i].Addr.Unmap()
+			if !dst.Is4() {
+				if i == 0 {
+					return sent, s.ioError("write batch", errors.New("destination is not IPv4"))
+				}
+				chunk = chunk[:i] // send what precedes it; the next round reports it
+				break
+			}
+			b.setSend(i, chunk[i].Payload, dst)
+		}
+		n, err := b.send(s.conn, len(chunk))
+		sent += n
+		if err != nil {
+			return sent, s.ioError("write batch", err)
+		}
+	}
+	return sent, nil
+}
+
+func (s *Socket) rxBatch() *batch {
+	if s.rx == nil {
+		s.rx = newBatch()
+	}
+	return s.rx
+}
+
+// batch is the kernel-facing scratch of one recvmmsg or sendmmsg: message
+// headers, iovecs and destination addresses, plus the poller callbacks bound
+// once, so a call allocates nothing. One goroutine uses a batch at a time:
+// a Socket's reader its rx batch, a writer one from batchPool.
+type batch struct {
+	hdrs  [maxBatch]unix.Mmsghdr
+	iovs  [maxBatch]unix.Iovec
+	names [maxBatch]unix.RawSockaddrInet4
+
+	// Arguments and results of the callbacks below.
+	count int        // messages to move
+	done  int        // messages moved
+	errno unix.Errno // the call's error, 0 if none
+	recvF func(uintptr) bool
+	sendF func(uintptr) bool
+}
+
+var batchPool = sync.Pool{New: func() any { return newBatch() }}
+
+func getBatch() *batch  { return batchPool.Get().(*batch) }
+func putBatch(b *batch) { b.forget(); batchPool.Put(b) }
+
+func newBatch() *batch {
+	b := &batch{}
+	for i := range b.hdrs {
+		b.hdrs[i].Hdr.Iov = &b.iovs[i]
+		b.hdrs[i].Hdr.SetIovlen(1)
+	}
+	b.recvF = b.recvOnFD
+	b.sendF = b.sendOnFD
+	return b
+}
+
+// setRecv points message i at buf, with no address wanted: the outer header
+// carries the source.
+func (b *batch) setRecv(i int, buf []byte) {
+	b.iovs[i].Base = unsafe.SliceData(buf)
+	b.iovs[i].SetLen(len(buf))
+	h := &b.hdrs[i]
+	h.Hdr.Name, h.Hdr.Namelen = nil, 0
+	h.Hdr.Flags, h.Len = 0, 0
+}
+
+// setSend points message i at payload, addressed to dst.
+func (b *batch) setSend(i int, payload []byte, dst netip.Addr) {
+	b.names[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
+	b.iovs[i].Base = unsafe.SliceData(payload)
+	b.iovs[i].SetLen(len(payload))
+	h := &b.hdrs[i]
+	h.Hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+	h.Hdr.Namelen = unix.SizeofSockaddrInet4
+	h.Hdr.Flags, h.Len = 0, 0
+}
+
+// received returns the size of message i after recv and whether the kernel
+// truncated it.
+func (b *batch) received(i int) (n int, truncated bool) {
+	return int(b.hdrs[i].Len), b.hdrs[i].Hdr.Flags&unix.MSG_TRUNC != 0
+}
+
+// recv reads up to count messages, waiting in the poller until one arrives.
+func (b *batch) recv(conn syscall.RawConn, count int) (int, error) {
+	b.count, b.done, b.errno = count, 0, 0
+	err := conn.Read(b.recvF)
+	return b.done, b.result(err)
+}
+
+// send writes count messages, waiting in the poller while the send buffer is
+// full, and stops at the first message the kernel refuses.
+func (b *batch) send(conn syscall.RawConn, count int) (int, error) {
+	b.count, b.done, b.errno = count, 0, 0
+	err := conn.Write(b.sendF)
+	return b.done, b.result(err)
+}
+
+func (b *batch) result(pollErr error) error {
+	if pollErr != nil {
+		return pollErr
+	}
+	if b.errno != 0 {
+		return b.errno
+	}
+	return nil
+}
+
+// recvOnFD is the poller callback for recv; false means "wait until
+// readable". EINTR is retried here: returning false with data still queued
+// would wait for an edge that already passed.
+func (b *batch) recvOnFD(fd uintptr) bool {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
+			uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(b.count), 0, 0, 0)
+		switch errno {
+		case 0:
+			b.done = int(n)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			b.errno = errno
+			return true
+		}
+	}
+}
+
+// sendOnFD is the poller callback for send; it resumes where a partial
+// sendmmsg stopped.
+func (b *batch) sendOnFD(fd uintptr) bool {
+	for b.done < b.count {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd,
+			uintptr(unsafe.Pointer(&b.hdrs[b.done])), uintptr(b.count-b.done), 0, 0, 0)
+		switch errno {
+		case 0:
+			b.done += int(n)
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			b.errno = errno
+			return true
+		}
+	}
+	return true
+}
+
+// forget drops the pointers into callers' buffers so a pooled batch does
+// not keep them alive.
+func (b *batch) forget() {
+	for i := range b.iovs {
+		b.iovs[i].Base = nil
+	}
+}

@@ -1,0 +1,213 @@
+package linkmon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// socketBuffer is the send and receive buffer of every raw socket: about
+// 3,000 full-size packets, so a burst from the TUN or a late reader does not
+// drop at the socket.
+const socketBuffer = 4 << 20
+
+// ErrTruncated reports a packet larger than the buffer it was read into;
+// only its first len(buf) bytes were kept.
+var ErrTruncated = errors.New("packet truncated: larger than the read buffer")
+
+// Socket is a raw IP-in-IP socket (AF_INET, SOCK_RAW, IPPROTO_IPIP) bound to
+// one NIC and to that NIC's chosen address. Without IP_HDRINCL the kernel
+// writes the outer IPv4 header (protocol 4, source = the bound address) on
+// send; on receive it hands over the whole packet, outer header included,
+// which ReadFrom and ReadBatch strip.
+//
+// It receives only packets that arrived on its NIC and are addressed to its
+// address, and sends only through its NIC, whatever the routing table says.
+//
+// A Socket is safe for one reader and any number of concurrent writers. A
+// Monitor owns the sockets it hands out: it closes one when its NIC goes
+// away or changes address, and a blocked reader then gets net.ErrClosed.
+type Socket struct {
+	nic       atomic.Pointer[NIC]
+	file      *os.File
+	conn      syscall.RawConn
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	rxMu sync.Mutex
+	rx   *batch // guarded by rxMu; allocated on first read
+}
+
+// OpenSocket opens a raw IP-in-IP socket bound to nic (by index, falling back
+// to the name on kernels before 5.0) and to nic.Addr, in the calling thread's
+// network namespace. It needs CAP_NET_RAW.
+func OpenSocket(nic NIC) (*Socket, error) {
+	nic = nic.clone()
+	if !nic.Addr.Is4() {
+		return nil, fmt.Errorf("open socket on %s: address %v is not IPv4", nic.Name, nic.Addr)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_IPIP)
+	if err != nil {
+		return nil, fmt.Errorf("open raw IP-in-IP socket for %s: %w", nic.Name, err)
+	}
+	if err := configureSocket(fd, nic); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// A non-blocking fd makes the file pollable: reads park in the netpoller
+	// and Close wakes them.
+	file := os.NewFile(uintptr(fd), "linkmon:"+nic.Name)
+	conn, err := file.SyscallConn()
+	if err != nil {
+		file.Close()
+		return nil, fmt.Errorf("raw access to socket on %s: %w", nic.Name, err)
+	}
+	s := &Socket{file: file, conn: conn}
+	s.nic.Store(&nic)
+	return s, nil
+}
+
+func configureSocket(fd int, nic NIC) error {
+	if err := bindToDevice(fd, nic); err != nil {
+		return fmt.Errorf("bind socket to device %s: %w", nic.Name, err)
+	}
+	if err := setBuffer(fd, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF); err != nil {
+		return fmt.Errorf("set receive buffer of socket on %s: %w", nic.Name, err)
+	}
+	if err := setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF); err != nil {
+		return fmt.Errorf("set send buffer of socket on %s: %w", nic.Name, err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: nic.Addr.As4()}); err != nil {
+		return fmt.Errorf("bind socket on %s to %s: %w", nic.Name, nic.Addr, err)
+	}
+	return nil
+}
+
+// bindToDevice pins fd to the NIC. SO_BINDTOIFINDEX names the NIC by index,
+// so a rename racing with the call cannot bind the wrong NIC.
+func bindToDevice(fd int, nic NIC) error {
+	if nic.Index > 0 {
+		err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BINDTOIFINDEX, nic.Index)
+		if !errors.Is(err, unix.ENOPROTOOPT) {
+			return err
+		}
+	}
+	if nic.Name == "" {
+		return errors.New("NIC has neither index nor name")
+	}
+	return unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, nic.Name)
+}
+
+// setBuffer sets a socket buffer to socketBuffer, beyond the rmem_max and
+// wmem_max caps when the process has CAP_NET_ADMIN.
+func setBuffer(fd, forceOpt, opt int) error {
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, forceOpt, socketBuffer) == nil {
+		return nil
+	}
+	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, socketBuffer)
+}
+
+// NIC returns the NIC the socket is bound to, as last updated by its monitor
+// (name and MTU may change without a new socket; the address never does).
+func (s *Socket) NIC() NIC { return s.nic.Load().clone() }
+
+func (s *Socket) setNIC(nic NIC) {
+	nic = nic.clone()
+	s.nic.Store(&nic)
+}
+
+// ReadFrom reads one packet into buf and returns the payload after the outer
+// IPv4 header (a subslice of buf) and the outer source address. A packet
+// larger than buf returns its truncated payload with ErrTruncated. Errors
+// other than net.ErrClosed and os.ErrDeadlineExceeded concern one packet:
+// keep reading.
+func (s *Socket) ReadFrom(buf []byte) (payload []byte, src netip.Addr, err error) {
+	if len(buf) == 0 {
+		return nil, netip.Addr{}, errors.New("read: empty buffer")
+	}
+	s.rxMu.Lock()
+	defer s.rxMu.Unlock()
+	b := s.rxBatch()
+	b.setRecv(0, buf)
+	n, err := b.recv(s.conn, 1)
+	if err != nil {
+		return nil, netip.Addr{}, s.ioError("read", err)
+	}
+	if n != 1 {
+		return nil, netip.Addr{}, s.ioError("read", unix.EIO)
+	}
+	size, truncated := b.received(0)
+	payload, src, ok := parseOuterHeader(buf[:size])
+	switch {
+	case !ok:
+		return nil, netip.Addr{}, fmt.Errorf("read on %s: malformed outer IPv4 header", s.nic.Load().Name)
+	case truncated:
+		return payload, src, ErrTruncated
+	}
+	return payload, src, nil
+}
+
+// WriteTo sends payload to dst through the socket's NIC; the kernel prepends
+// the outer IPv4 header (protocol 4, source = the NIC's chosen address).
+func (s *Socket) WriteTo(payload []byte, dst netip.Addr) error {
+	dst = dst.Unmap()
+	if !dst.Is4() {
+		return fmt.Errorf("write on %s: destination %v is not IPv4", s.nic.Load().Name, dst)
+	}
+	b := getBatch()
+	defer putBatch(b)
+	b.setSend(0, payload, dst)
+	if _, err := b.send(s.conn, 1); err != nil {
+		return s.ioError("write", err)
+	}
+	return nil
+}
+
+// SetReadDeadline sets the deadline for ReadFrom and ReadBatch; a read past
+// it returns an error wrapping os.ErrDeadlineExceeded. Zero means none.
+func (s *Socket) SetReadDeadline(t time.Time) error {
+	return s.file.SetReadDeadline(t)
+}
+
+// Close closes the socket. It is idempotent, and a ReadFrom or ReadBatch
+// blocked in another goroutine returns net.ErrClosed.
+func (s *Socket) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if err := s.file.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close socket on %s: %w", s.nic.Load().Name, err)
+		}
+	})
+	return s.closeErr
+}
+
+// ioError names the socket in err, and turns the poller's "file closed"
+// into net.ErrClosed, the error readers watch for.
+func (s *Socket) ioError(op string, err error) error {
+	if s.closed.Load() {
+		return fmt.Errorf("%s on %s: %w", op, s.nic.Load().Name, net.ErrClosed)
+	}
+	return fmt.Errorf("%s on %s: %w", op, s.nic.Load().Name, err)
+}
+
+// parseOuterHeader splits a received packet into its outer source address
+// and the payload after the outer IPv4 header.
+func parseOuterHeader(pkt []byte) (payload []byte, src netip.Addr, ok bool) {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 {
+		return nil, netip.Addr{}, false
+	}
+	ihl := int(pkt[0]&0x0f) * 4
+	if ihl < 20 || ihl > len(pkt) {
+		return nil, netip.Addr{}, false
+	}
+	return pkt[ihl:], netip.AddrFrom4([4]byte(pkt[12:16])), true
+}
