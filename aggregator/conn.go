@@ -28,9 +28,9 @@ const (
 func (s connState) String() string {
 	switch s {
 	case stateSend:
-		return "send"
+		return "down"
 	case stateRecv:
-		return "recv"
+		return "half"
 	case stateBoth:
 		return "up"
 	}

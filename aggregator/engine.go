@@ -119,7 +119,7 @@ func (e *Engine) AddLink(l Link) {
 	if old != nil {
 		closeLink(old)
 	}
-	e.log.Info("link added", zap.String("link", l.Name()), zap.Int("index", l.Index()),
+	e.log.Debug("link added", zap.String("link", l.Name()), zap.Int("index", l.Index()),
 		zap.Stringer("addr", l.Addr()))
 	e.probeNow(ll)
 }
@@ -147,7 +147,7 @@ func (e *Engine) RemoveLink(index int) {
 	close(ll.queue)
 	e.mu.Unlock()
 	closeLink(ll.current())
-	e.log.Info("link removed", zap.String("link", ll.name), zap.Int("index", index))
+	e.log.Debug("link removed", zap.String("link", ll.name), zap.Int("index", index))
 }
 
 func closeLink(l Link) {

@@ -8,13 +8,13 @@ import (
 )
 
 // newLogger is the one place a logger is built: "console" for a person at a
-// terminal, "json" for a log collector. Quiet by default (warnings and
-// errors); verbose adds the info-level events an operator follows (links
-// coming and going, handshakes completing).
+// terminal, "json" for a log collector. By default one line per event an
+// operator follows (start, stop, NICs and paths coming and going, hosts
+// joining and leaving), all rare; verbose adds debug detail.
 func newLogger(format string, verbose bool) (*zap.Logger, error) {
-	level := zap.NewAtomicLevelAt(zapcore.WarnLevel)
+	level := zap.NewAtomicLevelAt(zapcore.InfoLevel)
 	if verbose {
-		level.SetLevel(zapcore.InfoLevel)
+		level.SetLevel(zapcore.DebugLevel)
 	}
 	var cfg zap.Config
 	switch format {

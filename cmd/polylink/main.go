@@ -4,6 +4,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 )
@@ -18,23 +20,52 @@ usage:
   polylink status   [--tun NAME | --control PATH] [--json] [--watch]
   polylink testbed  up | down | status | run SCENARIO | demo
   polylink version
+
+'polylink COMMAND -h' lists a command's flags.
 `
 
-// exitUsage is the exit code for bad usage; runtime failures exit 1.
-const exitUsage = 2
+// Exit codes: 0 success, 1 runtime failure, 2 bad usage.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
 
 func main() {
-	if len(os.Args) < 2 {
+	os.Exit(dispatch(os.Args[1:]))
+}
+
+func dispatch(args []string) int {
+	if len(args) < 1 {
 		fmt.Fprint(os.Stderr, usage)
-		os.Exit(exitUsage)
+		return exitUsage
 	}
-	switch os.Args[1] {
+	var err error
+	switch args[0] {
+	case "run":
+		err = runCommand(args[1:])
+	case "status":
+		err = statusCommand(args[1:])
+	case "testbed":
+		err = testbedCommand(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("polylink", version)
 	case "help", "--help", "-h":
 		fmt.Print(usage)
 	default:
-		fmt.Fprintf(os.Stderr, "polylink: unknown command %q; run 'polylink help' for the list\n", os.Args[1])
-		os.Exit(exitUsage)
+		err = usagef("unknown command %q; run 'polylink help' for the list", args[0])
 	}
+	return exitCode(err)
+}
+
+// exitCode prints err as one line on stderr and maps it to an exit code.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "polylink:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailure
 }

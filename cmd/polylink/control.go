@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// controlServer answers status requests on a unix socket only root can
+// open. Protocol: the client writes one line, "status"; the server writes
+// one JSON document and closes the connection.
+type controlServer struct {
+	ln       net.Listener
+	path     string
+	snapshot func() any
+	wg       sync.WaitGroup
+}
+
+func listenControl(path string, snapshot func() any) (*controlServer, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s is in use: is polylink already running on this TUN?", path)
+	}
+	_ = os.Remove(path) // a stale socket of a daemon that died
+	old := syscall.Umask(0o077)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	s := &controlServer{ln: ln, path: path, snapshot: snapshot}
+	s.wg.Add(1)
+	go s.serve()
+	return s, nil
+}
+
+func (s *controlServer) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(c)
+		}()
+	}
+}
+
+// handle answers one client; the snapshot is taken (under the engine's read
+// locks) before writing, so a slow client never holds an engine lock.
+func (s *controlServer) handle(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return
+	}
+	switch strings.TrimSpace(line) {
+	case "status":
+		_ = json.NewEncoder(c).Encode(s.snapshot())
+	default:
+		fmt.Fprintf(c, "{\"error\":%q}\n", "unknown request; try: status")
+	}
+}
+
+// Close stops serving and removes the socket file.
+func (s *controlServer) Close() error {
+	err := s.ln.Close()
+	s.wg.Wait()
+	_ = os.Remove(s.path)
+	return err
+}
+
+// queryControl asks the daemon at path for its status and returns the raw
+// JSON document.
+func queryControl(path string) ([]byte, error) {
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
+			return nil, fmt.Errorf("no polylink daemon answers on %s: start one with 'polylink run', or name its TUN with --tun or its socket with --control", path)
+		case errors.Is(err, fs.ErrPermission):
+			return nil, fmt.Errorf("%s: permission denied: the control socket is root's; run status with sudo", path)
+		}
+		return nil, fmt.Errorf("connect to %s: %w", path, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("status\n")); err != nil {
+		return nil, fmt.Errorf("ask %s: %w", path, err)
+	}
+	var raw json.RawMessage
+	if err := json.NewDecoder(c).Decode(&raw); err != nil {
+		return nil, fmt.Errorf("read status from %s: %w", path, err)
+	}
+	return raw, nil
+}

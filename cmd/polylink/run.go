@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/polylink/polylink/aggregator"
+	"github.com/polylink/polylink/router"
+	"github.com/polylink/polylink/wire"
+)
+
+// outerIPv4Len is the outer header the kernel writes on every raw send.
+const outerIPv4Len = 20
+
+// runConfig is `polylink run`'s validated configuration.
+type runConfig struct {
+	vip       netip.Prefix
+	peers     []netip.Addr
+	tun       string
+	exclude   []string
+	probe     time.Duration
+	relay     bool
+	routes    []router.Route
+	control   string
+	mtu       int
+	maxHosts  int
+	hostTTL   time.Duration
+	logFormat string
+	verbose   bool
+}
+
+func parseRunFlags(args []string) (runConfig, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var (
+		c                          runConfig
+		vip                        string
+		peers, excludes, routeArgs listFlag
+	)
+	fs.StringVar(&vip, "vip", "", "this node's virtual address and prefix, e.g. 198.19.0.2/24 (required)")
+	fs.Var(&peers, "peer", "underlay address of a node to reach (repeatable; a --router node needs none)")
+	fs.StringVar(&c.tun, "tun", "pl0", "name of the TUN device to create")
+	fs.Var(&excludes, "exclude", "NIC name or glob never used as a path, e.g. 'docker*' (repeatable)")
+	fs.DurationVar(&c.probe, "probe", 100*time.Millisecond, "probe interval per path; a path silent for 3 intervals is down")
+	fs.BoolVar(&c.relay, "router", false, "router node: accept hosts not listed as peers and relay between them")
+	fs.Var(&routeArgs, "route", "static route PREFIX=NEXT_HOP_VIP (repeatable)")
+	fs.StringVar(&c.control, "control", "", "control socket path (default /run/polylink/TUN.sock)")
+	fs.IntVar(&c.mtu, "mtu", 1500-outerIPv4Len-wire.HeaderLen, "TUN MTU: the underlay MTU less 36 bytes of headers")
+	fs.IntVar(&c.maxHosts, "max-hosts", 256, "most hosts remembered (the longest-silent one is evicted)")
+	fs.DurationVar(&c.hostTTL, "host-timeout", 10*time.Second, "forget a host silent this long")
+	fs.StringVar(&c.logFormat, "log", "console", "log format: console or json")
+	fs.BoolVar(&c.verbose, "verbose", false, "log debug detail too")
+	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	if vip == "" {
+		return c, usagef("run: --vip is required, e.g. --vip 198.19.0.2/24")
+	}
+	p, err := netip.ParsePrefix(vip)
+	if err != nil || !p.Addr().Is4() {
+		return c, usagef("run: --vip %q: want an IPv4 address with prefix length, e.g. 198.19.0.2/24", vip)
+	}
+	if p.Bits() > 30 || p.Addr() == p.Masked().Addr() {
+		return c, usagef("run: --vip %s: need a host address in a prefix of /30 or wider", vip)
+	}
+	c.vip = p
+	for _, s := range peers {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is4() {
+			return c, usagef("run: --peer %q: want an IPv4 underlay address, e.g. 198.18.0.3", s)
+		}
+		if p.Contains(a) {
+			return c, usagef("run: --peer %s is inside the virtual network %s: peers are underlay (real) addresses", a, p.Masked())
+		}
+		c.peers = append(c.peers, a)
+	}
+	if len(c.peers) == 0 && !c.relay {
+		return c, usagef("run: give at least one --peer (the other node's underlay address), or --router for a router node")
+	}
+	for _, s := range routeArgs {
+		r, err := router.ParseRoute(s)
+		if err != nil {
+			return c, usagef("run: --route: %v", err)
+		}
+		c.routes = append(c.routes, r)
+	}
+	c.exclude = excludes
+	if c.probe < 10*time.Millisecond || c.probe > 10*time.Second {
+		return c, usagef("run: --probe %v: want between 10ms and 10s", c.probe)
+	}
+	if c.mtu < 576 || c.mtu > 65535-outerIPv4Len-wire.HeaderLen {
+		return c, usagef("run: --mtu %d: want 576 to %d", c.mtu, 65535-outerIPv4Len-wire.HeaderLen)
+	}
+	if c.tun == "" || len(c.tun) > 15 {
+		return c, usagef("run: --tun %q: want a device name of 1 to 15 characters", c.tun)
+	}
+	if c.control == "" {
+		c.control = defaultControlPath(c.tun)
+	}
+	if c.logFormat != "console" && c.logFormat != "json" {
+		return c, usagef("run: --log %q: want console or json", c.logFormat)
+	}
+	return c, nil
+}
+
+func defaultControlPath(tun string) string { return filepath.Join("/run/polylink", tun+".sock") }
+
+func runCommand(args []string) error {
+	cfg, err := parseRunFlags(args)
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("run: needs root (or CAP_NET_ADMIN and CAP_NET_RAW) to create the TUN and raw sockets; run it with sudo")
+	}
+	log, err := newLogger(cfg.logFormat, cfg.verbose)
+	if err != nil {
+		return usagef("run: %v", err)
+	}
+	defer log.Sync()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runDaemon(ctx, cfg, log)
+}
+
+// runDaemon wires TUN, engine, router, NIC monitor and control socket, runs
+// until ctx ends, then takes everything down in reverse order.
+func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) error {
+	if name, err := router.PrefixInUse(cfg.vip.Masked()); err != nil {
+		return fmt.Errorf("run: %w", err)
+	} else if name != "" {
+		return fmt.Errorf("run: virtual network %s overlaps an address on %s: pick another --vip", cfg.vip.Masked(), name)
+	}
+	tun, err := router.OpenTUN(router.TUNConfig{Name: cfg.tun, Prefix: cfg.vip, MTU: cfg.mtu})
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer tun.Close()
+
+	var rt *router.Router
+	eng, err := aggregator.New(aggregator.Config{
+		VIP: cfg.vip.Addr(), Peers: cfg.peers, Router: cfg.relay, ProbeInterval: cfg.probe,
+		HostTimeout: cfg.hostTTL, MaxHosts: cfg.maxHosts, Logger: log.Named("bundle"),
+		Deliver: func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
+	})
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer eng.Close()
+	rt = router.New(router.Config{Device: tun, Prefix: cfg.vip, Relay: cfg.relay, Routes: cfg.routes,
+		Logger: log.Named("router")}, eng)
+
+	mon, err := startLinks(cfg, eng, log.Named("links"))
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer mon.Close()
+	rt.Start()
+
+	ctl, err := listenControl(cfg.control, func() any { return buildStatus(tun, rt, eng) })
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer ctl.Close()
+
+	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
+		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
+	<-ctx.Done()
+	log.Info("polylink stopping")
+	return nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/polylink/polylink/aggregator"
+	"github.com/polylink/polylink/router"
+)
+
+// statusDoc is what `polylink status --json` prints: the contract in
+// DESIGN.md (tun, local, hosts, counters at the top level) plus more.
+type statusDoc struct {
+	Version string           `json:"version"`
+	PID     int              `json:"pid"`
+	TUN     router.TUNStatus `json:"tun"`
+	aggregator.Status
+	Router router.Status `json:"router"`
+}
+
+func buildStatus(tun router.Device, rt *router.Router, eng *aggregator.Engine) statusDoc {
+	rs := rt.Status()
+	return statusDoc{Version: version, PID: os.Getpid(), TUN: rs.TUN, Status: eng.Status(), Router: rs}
+}
+
+func statusCommand(args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	tun := fs.String("tun", "pl0", "TUN name of the daemon to ask")
+	control := fs.String("control", "", "control socket path (default /run/polylink/TUN.sock)")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	watch := fs.Bool("watch", false, "refresh every second until interrupted")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	path := *control
+	if path == "" {
+		path = defaultControlPath(*tun)
+	}
+	show := func() error {
+		raw, err := queryControl(path)
+		if err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		if *asJSON {
+			fmt.Println(string(raw))
+			return nil
+		}
+		var doc statusDoc
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return fmt.Errorf("status: daemon sent unreadable status: %w", err)
+		}
+		fmt.Print(renderStatus(&doc))
+		return nil
+	}
+	if !*watch {
+		return show()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	for {
+		if !*asJSON {
+			fmt.Print("\033[H\033[2J") // clear the terminal
+		}
+		if err := show(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
