@@ -18,6 +18,13 @@ type Table struct {
 	spare     []*Window                           // guarded by mu; cleared windows of removed hosts
 	maxHosts  int
 	evictions uint64 // guarded by mu
+
+	// The host of the last Check and its window, guarded by mu. Traffic
+	// comes in runs from one host, and this host is already the most
+	// recently used, so a repeat skips the map lookup and the LRU update.
+	// lastWindow is nil when the cache is empty.
+	lastHost   netip.Addr
+	lastWindow *Window
 }
 
 // NewTable returns an empty table for at most maxHosts hosts; maxHosts < 1
@@ -35,10 +42,14 @@ func NewTable(maxHosts int) *Table {
 func (t *Table) Check(host netip.Addr, id uint16, now int64) Verdict {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if host == t.lastHost && t.lastWindow != nil {
+		return t.lastWindow.Check(id, now)
+	}
 	w, ok := t.windows.Get(host)
 	if !ok {
 		w = t.admit(host)
 	}
+	t.lastHost, t.lastWindow = host, w
 	return w.Check(id, now)
 }
 
@@ -80,6 +91,9 @@ func (t *Table) Remove(host netip.Addr) {
 		return
 	}
 	t.windows.Remove(host)
+	if t.lastWindow == w {
+		t.lastWindow = nil
+	}
 	w.Reset()
 	// Len + len(spare) never exceeds maxHosts, so spare stays bounded.
 	t.spare = append(t.spare, w)

@@ -147,6 +147,31 @@ func TestTableRemove(t *testing.T) {
 	}
 }
 
+// TestTableForgetsLastHost covers the repeat-host shortcut: after its host
+// is removed or evicted, no check may reach the old window.
+func TestTableForgetsLastHost(t *testing.T) {
+	removed := NewTable(4)
+	runTable(t, 0, removed, []tableStep{{hostA, 7, 0, Accepted}})
+	removed.Remove(hostA) // A was the last host checked
+	runTable(t, 1, removed, []tableStep{
+		{hostA, 8, ms, Accepted},
+		{hostC, 8, 2 * ms, Accepted}, // C must not inherit A's window
+		{hostA, 8, 3 * ms, Duplicate},
+		{hostC, 8, 4 * ms, Duplicate},
+	})
+	if got := removed.Len(); got != 2 {
+		t.Errorf("Len = %d, want 2 (A re-admitted, C)", got)
+	}
+
+	evicted := NewTable(1)
+	runTable(t, 2, evicted, []tableStep{
+		{hostA, 5, 0, Accepted},
+		{hostB, 5, ms, Accepted}, // evicts A, the last host
+		{hostA, 5, 2 * ms, Accepted},
+		{hostA, 5, 3 * ms, Duplicate},
+	})
+}
+
 func TestNewTableClampsMaxHosts(t *testing.T) {
 	for i, maxHosts := range []int{0, -5} {
 		tbl := NewTable(maxHosts)
