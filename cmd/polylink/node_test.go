@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/polylink/polylink/testbed"
+	"github.com/polylink/polylink/testbed/nstest"
+	"github.com/polylink/polylink/testbed/stream"
+)
+
+// binary is the polylink binary the end-to-end tests run, built once.
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
+
+func polylinkBinary(t *testing.T) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "polylink-e2e-")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryPath = filepath.Join(dir, "polylink")
+		out, err := exec.Command("go", "build", "-o", binaryPath, ".").CombinedOutput()
+		if err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
+	}
+	return binaryPath
+}
+
+// node is one polylink daemon running inside a namespace.
+type node struct {
+	t       *testing.T
+	ns      *testbed.Namespace
+	args    []string
+	control string
+	cmd     *exec.Cmd
+	out     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startNode runs `polylink run ARGS` in ns and waits until it answers
+// status. The daemon is stopped (by PID) when the test ends.
+func startNode(t *testing.T, ns *testbed.Namespace, args ...string) *node {
+	t.Helper()
+	n := &node{t: t, ns: ns, args: args, control: filepath.Join(t.TempDir(), "ctl.sock")}
+	n.start()
+	t.Cleanup(func() {
+		n.stop()
+		if t.Failed() {
+			t.Logf("log of polylink in %s:\n%s", ns.Name, n.out.String())
+		}
+	})
+	return n
+}
+
+func (n *node) start() {
+	n.t.Helper()
+	n.out = &syncBuffer{}
+	args := append([]string{"run", "--control", n.control}, n.args...)
+	n.cmd = n.ns.Command(context.Background(), polylinkBinary(n.t), args...)
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	waitFor(n.t, "daemon in "+n.ns.Name+" answers status", 10*time.Second, func() bool {
+		_, err := queryControl(n.control)
+		return err == nil
+	})
+}
+
+// stop ends the daemon with SIGTERM (SIGKILL after 5 s) and waits for it.
+func (n *node) stop() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- n.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			n.t.Errorf("polylink in %s exited with %v", n.ns.Name, err)
+		}
+	case <-time.After(5 * time.Second):
+		_ = n.cmd.Process.Kill()
+		<-done
+		n.t.Errorf("polylink in %s did not stop within 5 s of SIGTERM", n.ns.Name)
+	}
+	n.cmd = nil
+}
+
+func (n *node) status() statusDoc {
+	n.t.Helper()
+	raw, err := queryControl(n.control)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var d statusDoc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		n.t.Fatal(err)
+	}
+	return d
+}
+
+// upPaths counts the node's connections in state 2 to host vip.
+func (n *node) upPaths(vip string) int {
+	count := 0
+	for _, h := range n.status().Hosts {
+		if h.VIP == vip {
+			for _, c := range h.Connections {
+				if c.State == 2 {
+					count++
+				}
+			}
+		}
+	}
+	return count
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// twoNodes is two namespaces joined by two veth links, with a daemon in
+// each: A (198.19.90.1) and B (198.19.90.2).
+type twoNodes struct {
+	a, b     *testbed.Namespace
+	na, nb   *node
+	vipA     string
+	vipB     string
+	underlay [2][2]string // [link][A, B]
+}
+
+func newTwoNodes(t *testing.T, extra ...string) *twoNodes {
+	t.Helper()
+	nstest.RequireRoot(t)
+	tn := &twoNodes{a: nstest.Namespace(t, "pl-e2e-a"), b: nstest.Namespace(t, "pl-e2e-b"),
+		vipA: "198.19.90.1", vipB: "198.19.90.2",
+		underlay: [2][2]string{{"198.18.90.1", "198.18.90.2"}, {"198.18.91.1", "198.18.91.2"}}}
+	for i := range 2 {
+		dev := fmt.Sprintf("eth%d", i)
+		nstest.Veth(t, tn.a, dev, tn.underlay[i][0]+"/24", tn.b, dev, tn.underlay[i][1]+"/24")
+	}
+	tn.na = startNode(t, tn.a, append([]string{"--vip", tn.vipA + "/24", "--peer", tn.underlay[0][1],
+		"--peer", tn.underlay[1][1], "--probe", "50ms"}, extra...)...)
+	tn.nb = startNode(t, tn.b, append([]string{"--vip", tn.vipB + "/24", "--peer", tn.underlay[0][0],
+		"--peer", tn.underlay[1][0], "--probe", "50ms"}, extra...)...)
+	waitFor(t, "both paths up on A", 5*time.Second, func() bool { return tn.na.upPaths(tn.vipB) == 2 })
+	waitFor(t, "both paths up on B", 5*time.Second, func() bool { return tn.nb.upPaths(tn.vipA) == 2 })
+	return tn
+}
+
+// udpFlow opens a stream from namespace from to dst:port in namespace to.
+func udpFlow(t *testing.T, name string, from, to *testbed.Namespace, dst string, port int, p stream.Profile) stream.Flow {
+	t.Helper()
+	var rc *net.UDPConn
+	if err := to.Do(func() (err error) {
+		rc, err = net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	var sc *net.UDPConn
+	if err := from.Do(func() (err error) {
+		sc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(dst), Port: port})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	s, err := stream.NewSender(sc, stream.SenderConfig{StreamID: uint32(port), Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := stream.NewReceiver(rc, stream.ReceiverConfig{StreamID: uint32(port), Profile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream.Flow{Name: name, Sender: s, Receiver: r}
+}
