@@ -328,7 +328,8 @@ func truncated(buf []byte) bool {
 
 // PrefixInUse returns the name of an interface in the calling thread's network
 // namespace with an IPv4 address whose prefix overlaps p, or "" if there is
-// none, so a node can refuse a virtual prefix that would shadow a real network.
+// none, so a node can refuse a virtual prefix that would shadow a real
+// network. Call it before OpenTUN: afterwards the TUN itself overlaps p.
 func PrefixInUse(p netip.Prefix) (string, error) {
 	if !p.IsValid() || !p.Addr().Is4() {
 		return "", fmt.Errorf("check prefix %s: not an IPv4 prefix: give one such as 198.19.0.0/24", p)
