@@ -144,24 +144,45 @@ func TestWindowReorderAtHighRateIsNotLate(t *testing.T) {
 	}
 }
 
-// TestWindowRateLimit shows the physical limit: WindowSize packets per
-// Expiry, 16,384 packet/s.
+// TestWindowRateLimit shows where the 13-bit ID stops telling packets
+// apart. The seed's rule alone drops every packet beyond 16,384 packet/s
+// (8192 IDs per Expiry); with "ahead of the newest ID is new", a sender may
+// go faster as long as rate × path skew stays under WindowSize/2 packets.
 func TestWindowRateLimit(t *testing.T) {
+	const fast = 20_000 // ns between packets: 50,000 packet/s
 	cases := []struct {
 		interval int64 // between packets, ns
+		n        int   // packets streamed (IDs 0..n-1 mod 8192), all accepted
+		id       uint16
+		lag      int64 // the probe copy arrives this long after the last packet
 		want     Verdict
 	}{
-		// 0: 61,000 ns apart (16,393 packet/s): 8192 IDs take 499.7 ms, so
-		// the next packet, ID 0 again, is dropped as a duplicate.
-		{61_000, Duplicate},
-		// 1: 61,036 ns apart (16,384 packet/s): 8192 IDs take 500.007 ms; ID 0 is new again.
-		{61_036, Accepted},
+		// 0: 16,393 packet/s: ID 0 comes round again after 499.7 ms; it is
+		// ahead of the newest ID (8191), so it is a new packet.
+		{61_000, WindowSize, 0, 0, Accepted},
+		// 1: 50,000 packet/s, three passes over the IDs in 492 ms: all new.
+		{fast, 3 * WindowSize, 0, 0, Accepted},
+		// 2: at 50,000 packet/s a copy 10 IDs (200 µs) behind is a duplicate.
+		{fast, 3 * WindowSize, WindowSize - 1 - 10, 0, Duplicate},
+		// 3: a copy 4095 IDs (82 ms) behind: still a duplicate.
+		{fast, 3 * WindowSize, WindowSize - 1 - 4095, 0, Duplicate},
+		// 4: the skew limit: 4097 IDs behind looks ahead of the newest ID,
+		// so the late copy is taken for a new packet.
+		{fast, 3 * WindowSize, WindowSize - 1 - 4097, 0, Accepted},
+		// 5: below 8,192 packet/s the seed's rule holds exactly: 8,000
+		// packet/s, a copy 4095 IDs (512 ms) behind, slot stamped 512 ms ago.
+		{125_000, WindowSize, WindowSize - 1 - 4095, 0, AcceptedLate},
+		// 6: …and 4000 IDs (500 ms) behind, stamped 499.9 ms ago: duplicate.
+		{125_000, WindowSize, WindowSize - 1 - 4000, -125_000, Duplicate},
 	}
 	for i, c := range cases {
 		var w Window
-		now := stream(t, &w, 0, WindowSize, -1, 0, c.interval)
-		if got := w.Check(0, now); got != c.want {
-			t.Errorf("case %d: packet 8193 (ID 0) at %v: %v, want %v", i, time.Duration(now), got, c.want)
+		now := stream(t, &w, 0, c.n, -1, 0, c.interval) - c.interval + c.lag
+		if c.id == 0 {
+			now += c.interval
+		}
+		if got := w.Check(c.id, now); got != c.want {
+			t.Errorf("case %d: ID %d at %v: %v, want %v", i, c.id, time.Duration(now), got, c.want)
 		}
 	}
 }
