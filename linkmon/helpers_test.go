@@ -18,7 +18,7 @@ const waitFor = 5 * time.Second
 
 // nicIn builds the NIC for ifname inside ns, bound to addr ("" for none,
 // which binds the socket to the device only).
-func nicIn(t *testing.T, ns *testbed.Namespace, ifname, addr string) NIC {
+func nicIn(t testing.TB, ns *testbed.Namespace, ifname, addr string) NIC {
 	t.Helper()
 	var nic NIC
 	err := ns.Do(func() error {
@@ -41,7 +41,7 @@ func nicIn(t *testing.T, ns *testbed.Namespace, ifname, addr string) NIC {
 }
 
 // openIn opens a socket for nic inside ns, closed at test end.
-func openIn(t *testing.T, ns *testbed.Namespace, nic NIC) *Socket {
+func openIn(t testing.TB, ns *testbed.Namespace, nic NIC) *Socket {
 	t.Helper()
 	var s *Socket
 	if err := ns.Do(func() error {
@@ -101,7 +101,7 @@ func expectNothingQueued(t *testing.T, s *Socket, why string) {
 }
 
 // mustRun runs a command inside ns, failing the test on error.
-func mustRun(t *testing.T, ns *testbed.Namespace, name string, args ...string) string {
+func mustRun(t testing.TB, ns *testbed.Namespace, name string, args ...string) string {
 	t.Helper()
 	out, err := ns.Run(name, args...)
 	if err != nil {
