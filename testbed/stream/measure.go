@@ -16,49 +16,65 @@ type Flow struct {
 	Receiver *Receiver
 }
 
-// Measure runs all flows at the same time and returns one Result per flow,
-// in order. Receivers start first, then all senders; once every sender has
-// finished, receivers keep listening for opt.Drain and are then stopped.
-// Cancelling ctx stops everything early; the results so far are returned
-// with the error.
+// Outcome is the raw record of one flow's run, kept so it can be analysed
+// again, e.g. with windows measured while it ran.
+type Outcome struct {
+	Name    string
+	Sent    SenderStats
+	Capture Capture
+}
+
+// Analyze returns the outcome's Result.
+func (o Outcome) Analyze(opt Options) Result {
+	return Analyze(o.Name, o.Sent, o.Capture, opt)
+}
+
+// Measure runs all flows at the same time (see RunFlows) and returns one
+// Result per flow, in order.
 func Measure(ctx context.Context, flows []Flow, opt Options) ([]Result, error) {
-	opt = opt.withDefaults()
+	outcomes, err := RunFlows(ctx, flows, opt.withDefaults().Drain)
+	results := make([]Result, len(outcomes))
+	for i, o := range outcomes {
+		results[i] = o.Analyze(opt)
+	}
+	return results, err
+}
+
+// RunFlows runs all flows at the same time and returns one Outcome per flow,
+// in order. Receivers start first, then all senders; once every sender has
+// finished, receivers keep listening for drain and are then stopped.
+// Cancelling ctx stops everything early; the outcomes so far are returned
+// with the error.
+func RunFlows(ctx context.Context, flows []Flow, drain time.Duration) ([]Outcome, error) {
 	recvCtx, stopReceivers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopReceivers()
 
-	type outcome struct {
-		sent    SenderStats
-		capture Capture
-		sendErr error
-		recvErr error
-	}
-	outcomes := make([]outcome, len(flows))
+	outcomes := make([]Outcome, len(flows))
+	sendErrs := make([]error, len(flows))
+	recvErrs := make([]error, len(flows))
 	var receivers, senders sync.WaitGroup
 	for i, f := range flows {
-		receivers.Go(func() { outcomes[i].capture, outcomes[i].recvErr = f.Receiver.Run(recvCtx) })
+		outcomes[i].Name = f.Name
+		receivers.Go(func() { outcomes[i].Capture, recvErrs[i] = f.Receiver.Run(recvCtx) })
 	}
 	for i, f := range flows {
-		senders.Go(func() { outcomes[i].sent, outcomes[i].sendErr = f.Sender.Run(ctx) })
+		senders.Go(func() { outcomes[i].Sent, sendErrs[i] = f.Sender.Run(ctx) })
 	}
 	senders.Wait()
 	select {
-	case <-time.After(opt.Drain):
+	case <-time.After(drain):
 	case <-ctx.Done():
 	}
 	stopReceivers()
 	receivers.Wait()
 
-	results := make([]Result, len(flows))
 	var errs []error
 	for i, f := range flows {
-		o := outcomes[i]
-		if o.sendErr != nil {
-			errs = append(errs, fmt.Errorf("flow %q: %w", f.Name, o.sendErr))
+		for _, err := range []error{sendErrs[i], recvErrs[i]} {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("flow %q: %w", f.Name, err))
+			}
 		}
-		if o.recvErr != nil {
-			errs = append(errs, fmt.Errorf("flow %q: %w", f.Name, o.recvErr))
-		}
-		results[i] = Analyze(f.Name, o.sent, o.capture, opt)
 	}
-	return results, errors.Join(errs...)
+	return outcomes, errors.Join(errs...)
 }

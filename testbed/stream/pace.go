@@ -15,8 +15,11 @@ const maxSleep = 20_000_000 // ns
 // ≈0.5 ms late here (the runtime's poller rounds sub-millisecond waits up),
 // too coarse for 10,000 packet/s; an absolute clock_nanosleep on a thread
 // whose timer slack is 1 ns wakes within tens of microseconds and, being
-// absolute, never accumulates error. The pacer owns its goroutine's OS thread
-// from newPacer until release.
+// absolute, never accumulates error. The price is one wake-up per deadline:
+// ≈26 µs of CPU each on the 2-core test VM (18 µs of it the kernel's own
+// sleep and wake, measured with a raw system call), so a 10,000 packet/s
+// stream costs about a quarter of a core; frame bursts share one wake-up.
+// The pacer owns its goroutine's OS thread from newPacer until release.
 type pacer struct {
 	oldSlack int
 	slackSet bool
