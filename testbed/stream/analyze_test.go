@@ -156,9 +156,9 @@ func TestBucketWidth(t *testing.T) {
 		d, want time.Duration
 	}{
 		{2 * time.Second, 10 * time.Millisecond},
-		{12 * time.Second, 10 * time.Millisecond},
-		{12*time.Second + 1, 20 * time.Millisecond},
-		{60 * time.Second, 50 * time.Millisecond},
+		{6 * time.Second, 10 * time.Millisecond},
+		{6*time.Second + 1, 20 * time.Millisecond},
+		{60 * time.Second, 100 * time.Millisecond},
 	} {
 		if got := (Options{}).withDefaults().bucketWidth(tc.d); got != tc.want {
 			t.Errorf("bucket for %v = %v, want %v", tc.d, got, tc.want)

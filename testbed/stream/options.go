@@ -13,7 +13,8 @@ type Options struct {
 	// Bucket is the Series' time resolution. Default 10 ms.
 	Bucket time.Duration
 	// MaxBuckets caps the Series' length (to keep JSON small): the bucket
-	// is widened by whole multiples of Bucket to fit. Default 1200.
+	// is widened by whole multiples of Bucket to fit. Default 600: 10 ms
+	// up to 6 s, 100 ms for 60 s.
 	MaxBuckets int
 	// Windows are spans whose loss is reported on their own.
 	Windows []Window
@@ -33,7 +34,7 @@ func (o Options) withDefaults() Options {
 		o.Bucket = 10 * time.Millisecond
 	}
 	if o.MaxBuckets <= 0 {
-		o.MaxBuckets = 1200
+		o.MaxBuckets = 600
 	}
 	return o
 }
