@@ -23,3 +23,13 @@ type Link interface {
 	// WriteTo sends one bundle packet to an underlay address.
 	WriteTo(pkt []byte, dst netip.Addr) error
 }
+
+// TryWriter is implemented by links that can attempt a write without
+// blocking. The engine then sends from the calling goroutine while the
+// link's queue is empty, saving a goroutine hand-off (two futex calls and a
+// context switch) per copy, and queues only when the socket is full.
+type TryWriter interface {
+	// TryWriteTo sends pkt to dst if it can do so at once; sent is false
+	// (and err nil) when the write would block.
+	TryWriteTo(pkt []byte, dst netip.Addr) (sent bool, err error)
+}

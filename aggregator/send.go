@@ -74,6 +74,9 @@ func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.Addr, h wire.Header, 
 		return
 	}
 	n := wire.HeaderLen + copy(b[wire.HeaderLen:], body)
+	if len(ll.queue) == 0 && e.tryDirect(ll, c, b, n, dst) {
+		return
+	}
 	select {
 	case ll.queue <- txItem{buf: b, n: n, dst: dst, conn: c}:
 	default:
@@ -85,24 +88,46 @@ func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.Addr, h wire.Header, 
 	}
 }
 
-// writeLoop is the link's one writer: it drains the queue until the link is
-// removed. A failed write (an unreachable destination, a NIC going away) is
+// tryDirect sends at once from the caller's goroutine when the link can
+// without blocking; false means queue the packet instead. With an empty
+// queue nothing sent earlier is overtaken.
+func (e *Engine) tryDirect(ll *localLink, c *conn, b *packetBuf, n int, dst netip.Addr) bool {
+	tw, ok := ll.current().(TryWriter)
+	if !ok {
+		return false
+	}
+	sent, err := tw.TryWriteTo(b[:n], dst)
+	if !sent && err == nil {
+		return false
+	}
+	e.countWrite(c, n, err)
+	bufPool.Put(b)
+	return true
+}
+
+func (e *Engine) countWrite(c *conn, n int, err error) {
+	if err != nil {
+		e.stats.sendErrors.Add(1)
+	}
+	if c == nil {
+		return
+	}
+	if err != nil {
+		c.sendErrs.Add(1)
+	} else {
+		c.txPackets.Add(1)
+		c.txBytes.Add(uint64(n))
+	}
+}
+
+// writeLoop is the link's writer for what could not be sent at once: it
+// drains the queue until the link is removed. A failed write (an unreachable destination, a NIC going away) is
 // counted; it never stops the loop or other links.
 func (e *Engine) writeLoop(ll *localLink) {
 	defer e.wg.Done()
 	for it := range ll.queue {
 		err := ll.current().WriteTo(it.buf[:it.n], it.dst)
-		if err != nil {
-			e.stats.sendErrors.Add(1)
-		}
-		if it.conn != nil {
-			if err != nil {
-				it.conn.sendErrs.Add(1)
-			} else {
-				it.conn.txPackets.Add(1)
-				it.conn.txBytes.Add(uint64(it.n))
-			}
-		}
+		e.countWrite(it.conn, it.n, err)
 		bufPool.Put(it.buf)
 	}
 }

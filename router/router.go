@@ -47,6 +47,7 @@ type Router struct {
 
 	lastICMP atomic.Int64 // unix ns of the last ICMP error sent: rate limit
 	wg       sync.WaitGroup
+	fatal    chan error // receives why the TUN reader stopped for good, at most once
 }
 
 // counters are what the router tallies.
@@ -54,7 +55,7 @@ type counters struct {
 	tunRead, tunWritten, tunWriteErrors atomic.Uint64
 	sent, forwarded, noRoute            atomic.Uint64
 	ttlExpired, notIPv4, icmpSent       atomic.Uint64
-	sendFailed                          atomic.Uint64
+	sendFailed, truncated               atomic.Uint64
 }
 
 // New returns a router over cfg.Device and b; Start begins reading the TUN.
@@ -64,8 +65,12 @@ func New(cfg Config, b Bundles) *Router {
 		log = zap.NewNop()
 	}
 	return &Router{dev: cfg.Device, prefix: cfg.Prefix, relay: cfg.Relay, routes: sortRoutes(cfg.Routes),
-		bundles: b, log: log}
+		bundles: b, log: log, fatal: make(chan error, 1)}
 }
+
+// Fatal yields the error that stopped the router for good (the TUN was
+// deleted under it); the daemon should exit then.
+func (r *Router) Fatal() <-chan error { return r.fatal }
 
 // Start starts the TUN reader. It stops when the device is closed.
 func (r *Router) Start() {
@@ -85,6 +90,14 @@ func (r *Router) readLoop() {
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if errors.Is(err, ErrTUNDeleted) {
+				r.fatal <- err
+				return
+			}
+			if errors.Is(err, ErrPacketTruncated) {
+				r.stats.truncated.Add(1)
+				continue
 			}
 			r.log.Warn("TUN read failed", zap.Error(err))
 			time.Sleep(10 * time.Millisecond) // a persistent error must not spin
@@ -155,6 +168,7 @@ func (r *Router) route(pkt []byte, from netip.Addr) {
 		r.stats.notIPv4.Add(1)
 		return
 	}
+	pkt = pkt[:h.TotalLen] // bytes past the stated length never go on the wire
 	nh, ok := r.nextHop(h.Dst)
 	if !ok || nh == from {
 		r.stats.noRoute.Add(1)

@@ -34,6 +34,7 @@ type CounterStatus struct {
 	NotIPv4        uint64 `json:"not_ipv4_dropped"`
 	ICMPSent       uint64 `json:"icmp_sent"`
 	SendFailed     uint64 `json:"send_failed"`
+	Truncated      uint64 `json:"truncated_dropped"`
 }
 
 // Status snapshots the router.
@@ -51,7 +52,7 @@ func (r *Router) Status() Status {
 		TUNRead: st.tunRead.Load(), TUNWritten: st.tunWritten.Load(), TUNWriteErrors: st.tunWriteErrors.Load(),
 		Sent: st.sent.Load(), Forwarded: st.forwarded.Load(), NoRoute: st.noRoute.Load(),
 		TTLExpired: st.ttlExpired.Load(), NotIPv4: st.notIPv4.Load(), ICMPSent: st.icmpSent.Load(),
-		SendFailed: st.sendFailed.Load(),
+		SendFailed: st.sendFailed.Load(), Truncated: st.truncated.Load(),
 	}
 	return s
 }

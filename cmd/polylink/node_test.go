@@ -26,7 +26,7 @@ var (
 	binaryErr  error
 )
 
-func polylinkBinary(t *testing.T) string {
+func polylinkBinary(t testing.TB) string {
 	t.Helper()
 	binaryOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "polylink-e2e-")
@@ -48,7 +48,7 @@ func polylinkBinary(t *testing.T) string {
 
 // node is one polylink daemon running inside a namespace.
 type node struct {
-	t       *testing.T
+	t       testing.TB
 	ns      *testbed.Namespace
 	args    []string
 	control string
@@ -75,7 +75,7 @@ func (s *syncBuffer) String() string {
 
 // startNode runs `polylink run ARGS` in ns and waits until it answers
 // status. The daemon is stopped (by PID) when the test ends.
-func startNode(t *testing.T, ns *testbed.Namespace, args ...string) *node {
+func startNode(t testing.TB, ns *testbed.Namespace, args ...string) *node {
 	t.Helper()
 	n := &node{t: t, ns: ns, args: args, control: filepath.Join(t.TempDir(), "ctl.sock")}
 	n.start()
@@ -152,7 +152,7 @@ func (n *node) upPaths(vip string) int {
 	return count
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -173,7 +173,7 @@ type twoNodes struct {
 	underlay [2][2]string // [link][A, B]
 }
 
-func newTwoNodes(t *testing.T, extra ...string) *twoNodes {
+func newTwoNodes(t testing.TB, extra ...string) *twoNodes {
 	t.Helper()
 	nstest.RequireRoot(t)
 	tn := &twoNodes{a: nstest.Namespace(t, "pl-e2e-a"), b: nstest.Namespace(t, "pl-e2e-b"),
@@ -192,8 +192,18 @@ func newTwoNodes(t *testing.T, extra ...string) *twoNodes {
 	return tn
 }
 
+// udpFlowB is a flow from A to B's virtual address over polylink.
+func udpFlowB(t testing.TB, tn *twoNodes, port int, p stream.Profile) stream.Flow {
+	return udpFlow(t, "polylink", tn.a, tn.b, tn.vipB, port, p)
+}
+
+// udpFlowTo is a flow from A to an address of B (a bare underlay address).
+func udpFlowTo(t testing.TB, tn *twoNodes, dst string, port int, p stream.Profile) stream.Flow {
+	return udpFlow(t, "bare", tn.a, tn.b, dst, port, p)
+}
+
 // udpFlow opens a stream from namespace from to dst:port in namespace to.
-func udpFlow(t *testing.T, name string, from, to *testbed.Namespace, dst string, port int, p stream.Profile) stream.Flow {
+func udpFlow(t testing.TB, name string, from, to *testbed.Namespace, dst string, port int, p stream.Profile) stream.Flow {
 	t.Helper()
 	var rc *net.UDPConn
 	if err := to.Do(func() (err error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -37,6 +38,7 @@ type runConfig struct {
 	hostTTL   time.Duration
 	logFormat string
 	verbose   bool
+	cpuProf   string
 }
 
 func parseRunFlags(args []string) (runConfig, error) {
@@ -59,6 +61,7 @@ func parseRunFlags(args []string) (runConfig, error) {
 	fs.DurationVar(&c.hostTTL, "host-timeout", 10*time.Second, "forget a host silent this long")
 	fs.StringVar(&c.logFormat, "log", "console", "log format: console or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log debug detail too")
+	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile to this file until exit (for developers)")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -129,6 +132,17 @@ func runCommand(args []string) error {
 	defer log.Sync()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.cpuProf != "" {
+		f, err := os.Create(cfg.cpuProf)
+		if err != nil {
+			return fmt.Errorf("run: --cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("run: --cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	return runDaemon(ctx, cfg, log)
 }
 
@@ -174,7 +188,11 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) error {
 
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
 		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
-	<-ctx.Done()
-	log.Info("polylink stopping")
-	return nil
+	select {
+	case <-ctx.Done():
+		log.Info("polylink stopping")
+		return nil
+	case err := <-rt.Fatal():
+		return fmt.Errorf("run: %w", err)
+	}
 }

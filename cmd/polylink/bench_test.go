@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polylink/polylink/testbed/stream"
+)
+
+// Data-path benchmarks: real daemons in namespaces joined by two veth
+// links (2×2 connections, 2 of them up). Each iteration runs one stream and
+// reports what it measured; run them with -benchtime 1x:
+//
+//	go test -run '^$' -bench 'Tunnel' -benchtime 1x ./cmd/polylink
+
+// cpuSeconds is the user+system CPU time a process has used.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func (tn *twoNodes) daemonCPU() float64 {
+	return cpuSeconds(tn.na.cmd.Process.Pid) + cpuSeconds(tn.nb.cmd.Process.Pid)
+}
+
+// BenchmarkTunnelThroughput streams 200-byte packets A → B at fixed rates
+// and reports delivered packet/s, loss and daemon CPU per delivered packet.
+func BenchmarkTunnelThroughput(b *testing.B) {
+	for _, rate := range []float64{10_000, 30_000, 50_000} {
+		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
+			tn := newTwoNodes(b)
+			var loss, pps, cpuUS float64
+			for i := 0; i < b.N; i++ {
+				flow := udpFlowB(b, tn, 6000+i, stream.AudioProfile(rate, 200, 3*time.Second))
+				cpu0 := tn.daemonCPU()
+				res, err := stream.Measure(b.Context(), []stream.Flow{flow}, stream.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				cpu := tn.daemonCPU() - cpu0
+				r := res[0]
+				loss += r.LossRatio
+				pps += float64(r.Received) / 3
+				if r.Received > 0 {
+					cpuUS += cpu / float64(r.Received) * 1e6
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(pps/n, "delivered_pps")
+			b.ReportMetric(100*loss/n, "loss_%")
+			b.ReportMetric(cpuUS/n, "cpu_us/pkt")
+		})
+	}
+}
+
+// BenchmarkTunnelLatency compares one-way latency at 1,000 packet/s over
+// polylink with the bare link under it.
+func BenchmarkTunnelLatency(b *testing.B) {
+	tn := newTwoNodes(b)
+	var p50, p99, bare50, bare99 float64
+	for i := 0; i < b.N; i++ {
+		p := stream.AudioProfile(1000, 200, 3*time.Second)
+		over := udpFlowB(b, tn, 7000+2*i, p)
+		bare := udpFlowTo(b, tn, tn.underlay[1][1], 7001+2*i, p)
+		bare.Name = "bare link"
+		res, err := stream.Measure(b.Context(), []stream.Flow{over, bare}, stream.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p50 += res[0].Latency.P50
+		p99 += res[0].Latency.P99
+		bare50 += res[1].Latency.P50
+		bare99 += res[1].Latency.P99
+		if res[0].Lost != 0 {
+			b.Errorf("polylink lost %d of %d at 1,000 packet/s", res[0].Lost, res[0].Sent)
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(p50/n*1000, "p50_us")
+	b.ReportMetric(p99/n*1000, "p99_us")
+	b.ReportMetric(bare50/n*1000, "bare_p50_us")
+	b.ReportMetric(bare99/n*1000, "bare_p99_us")
+	b.ReportMetric((p50-bare50)/n*1000, "added_p50_us")
+	b.ReportMetric((p99-bare99)/n*1000, "added_p99_us")
+}
