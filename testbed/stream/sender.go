@@ -80,7 +80,11 @@ func NewSender(w Writer, cfg SenderConfig) (*Sender, error) {
 
 // Run sends the stream and returns when its duration or packet budget is used
 // up, when ctx ends (returning ctx's error with the stats so far) or when the
-// writer is closed. Failed writes are counted and the stream goes on.
+// writer is closed. Failed writes are counted and the stream goes on. A
+// packet found late (the process was descheduled) goes at once, and so do
+// the packets due meanwhile: a catch-up burst no larger than the delay.
+// When ctx ends, a Writer with SetWriteDeadline (a *net.UDPConn) is given a
+// deadline in the past so that a blocked write returns.
 func (s *Sender) Run(ctx context.Context) (SenderStats, error) {
 	if s.ran.Swap(true) {
 		return SenderStats{}, errors.New("run sender: already ran")
