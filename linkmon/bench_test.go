@@ -1,12 +1,16 @@
 package linkmon
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/polylink/polylink/testbed"
 	"github.com/polylink/polylink/testbed/nstest"
 )
 
@@ -17,10 +21,22 @@ func benchPair(b *testing.B) (*Socket, netip.Addr, *atomic.Int64) {
 	b.Helper()
 	na := nstest.Namespace(b, "pl-lm")
 	nb := nstest.Namespace(b, "pl-lm")
-	nstest.Veth(b, na, "eth0", "198.18.47.1/24", nb, "eth0", "198.18.47.2/24")
-	from := openIn(b, na, nicIn(b, na, "eth0", "198.18.47.1"))
-	to := openIn(b, nb, nicIn(b, nb, "eth0", "198.18.47.2"))
 	var received atomic.Int64
+	from, dst := benchLink(b, na, nb, 0, &received)
+	return from, dst, &received
+}
+
+// benchLink joins A and B with veth eth<i> (198.18.47.<16i+1>/28 →
+// 198.18.47.<16i+2>/28), starts a receiver in B that counts into
+// received, and returns A's sender and the destination.
+func benchLink(b *testing.B, na, nb *testbed.Namespace, i int, received *atomic.Int64) (*Socket, netip.Addr) {
+	b.Helper()
+	ifname := fmt.Sprintf("eth%d", i)
+	src, dst := fmt.Sprintf("198.18.47.%d", 16*i+1), fmt.Sprintf("198.18.47.%d", 16*i+2)
+	nstest.Veth(b, na, ifname, src+"/28", nb, ifname, dst+"/28")
+	from := openIn(b, na, nicIn(b, na, ifname, src))
+	to := openIn(b, nb, nicIn(b, nb, ifname, dst))
+	before := received.Load()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -38,17 +54,17 @@ func benchPair(b *testing.B) (*Socket, netip.Addr, *atomic.Int64) {
 	}()
 	b.Cleanup(func() { to.Close(); <-done })
 	// One packet first, so ARP is resolved before the clock starts.
-	dst := netip.MustParseAddr("198.18.47.2")
-	if err := from.WriteTo([]byte("warm-up"), dst); err != nil {
+	to4 := netip.MustParseAddr(dst)
+	if err := from.WriteTo([]byte("warm-up"), to4); err != nil {
 		b.Fatal(err)
 	}
-	for deadline := time.Now().Add(waitFor); received.Load() == 0; time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(waitFor); received.Load() == before; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			b.Fatal("warm-up packet never arrived")
 		}
 	}
-	received.Store(0)
-	return from, dst, &received
+	received.Add(-1)
+	return from, to4
 }
 
 // report sets packets sent per second and, once the receiver has gone
@@ -110,6 +126,48 @@ func BenchmarkWriteBatch(b *testing.B) {
 			report(b, b.N, received)
 		})
 	}
+}
+
+// BenchmarkWriteBatchTwoNICs is the data path's fan-out: one writer per
+// NIC, each sending 32 packets of 1200 bytes per sendmmsg, as polylink
+// copies every packet onto two paths. One op is one copy.
+func BenchmarkWriteBatchTwoNICs(b *testing.B) {
+	const batchLen = 32
+	na := nstest.Namespace(b, "pl-lm")
+	nb := nstest.Namespace(b, "pl-lm")
+	var received atomic.Int64
+	payload := make([]byte, 1200)
+	var writers [2]func(int) error
+	for i := range writers {
+		from, dst := benchLink(b, na, nb, i, &received)
+		msgs := make([]Message, batchLen)
+		for k := range msgs {
+			msgs[k] = Message{Payload: payload, Addr: dst}
+		}
+		writers[i] = func(count int) error {
+			for sent := 0; sent < count; {
+				n, err := from.WriteBatch(msgs[:min(batchLen, count-sent)])
+				if err != nil {
+					return err
+				}
+				sent += n
+			}
+			return nil
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	errs := make([]error, len(writers))
+	for i, write := range writers {
+		wg.Go(func() { errs[i] = write(b.N / len(writers)) })
+	}
+	wg.Wait()
+	b.StopTimer()
+	if err := errors.Join(errs...); err != nil {
+		b.Fatal(err)
+	}
+	report(b, b.N/len(writers)*len(writers), &received)
 }
 
 // BenchmarkAddressToAddedEvent measures, per op, the time from adding an

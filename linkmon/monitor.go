@@ -306,8 +306,7 @@ func (m *Monitor) apply(want map[int]NIC) (events []Event, openErr error) {
 			if err != nil {
 				delete(m.current, idx)
 				openErrs = append(openErrs, err)
-				m.log.Warn("reopen socket on new address failed; NIC unused until a retry succeeds",
-					append(nicFields(ev.NIC), zap.Error(err))...)
+				m.logOpenFailure(ev.NIC, err)
 				ev = Event{Kind: Removed, NIC: e.nic, Socket: e.sock}
 				break
 			}
@@ -319,8 +318,7 @@ func (m *Monitor) apply(want map[int]NIC) (events []Event, openErr error) {
 			sock, err := m.open(ev.NIC)
 			if err != nil {
 				openErrs = append(openErrs, err)
-				m.log.Warn("open socket failed; NIC unused until a retry succeeds",
-					append(nicFields(ev.NIC), zap.Error(err))...)
+				m.logOpenFailure(ev.NIC, err)
 				continue
 			}
 			m.current[idx] = entry{nic: ev.NIC, sock: sock}
@@ -334,6 +332,19 @@ func (m *Monitor) apply(want map[int]NIC) (events []Event, openErr error) {
 	}
 	m.publish()
 	return events, errors.Join(openErrs...)
+}
+
+// logOpenFailure logs a socket that could not be opened. An address or
+// device that vanished since the dump is routine churn (the message that
+// reports it is already queued and triggers the next read), so it is not
+// worth an operator's attention; anything else is.
+func (m *Monitor) logOpenFailure(nic NIC, err error) {
+	fields := append(nicFields(nic), zap.Error(err))
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV) {
+		m.log.Debug("NIC changed while its socket was opened; re-reading", fields...)
+		return
+	}
+	m.log.Warn("open socket failed; NIC unused until a retry succeeds", fields...)
 }
 
 // open opens nic's socket inside the monitored namespace.
