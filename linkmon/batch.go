@@ -127,6 +127,11 @@ type batch struct {
 	errno unix.Errno // the call's error, 0 if none
 	recvF func(uintptr) bool
 	sendF func(uintptr) bool
+	// trySendF sends without waiting for the poller; it sets wouldBlock
+	// when the socket is full. Prebuilt, like the others, so passing it to
+	// RawConn does not allocate a closure per packet.
+	trySendF   func(uintptr)
+	wouldBlock bool
 }
 
 var batchPool = sync.Pool{New: func() any { return newBatch() }}
@@ -142,6 +147,7 @@ func newBatch() *batch {
 	}
 	b.recvF = b.recvOnFD
 	b.sendF = b.sendOnFD
+	b.trySendF = func(fd uintptr) { b.wouldBlock = !b.sendOnFD(fd) }
 	return b
 }
 

@@ -172,6 +172,30 @@ func (s *Socket) WriteTo(payload []byte, dst netip.Addr) error {
 	return nil
 }
 
+// TryWriteTo sends payload to dst if the socket can take it at once: sent
+// is false, with a nil error, when the write would block. The caller sends
+// from its own goroutine and falls back to a queue drained with WriteTo.
+func (s *Socket) TryWriteTo(payload []byte, dst netip.Addr) (sent bool, err error) {
+	dst = dst.Unmap()
+	if !dst.Is4() {
+		return false, fmt.Errorf("write on %s: destination %v is not IPv4", s.nic.Load().Name, dst)
+	}
+	b := getBatch()
+	defer putBatch(b)
+	b.setSend(0, payload, dst)
+	b.count, b.done, b.errno, b.wouldBlock = 1, 0, 0, false
+	if err := s.conn.Control(b.trySendF); err != nil {
+		return false, s.ioError("write", err)
+	}
+	if b.wouldBlock {
+		return false, nil
+	}
+	if b.errno != 0 {
+		return true, s.ioError("write", b.errno)
+	}
+	return true, nil
+}
+
 // SetReadDeadline sets the deadline for ReadFrom and ReadBatch; a read past
 // it returns an error wrapping os.ErrDeadlineExceeded. Zero means none.
 func (s *Socket) SetReadDeadline(t time.Time) error {

@@ -227,3 +227,32 @@ func TestSocketWriteAllocatesNothing(t *testing.T) {
 		t.Errorf("WriteBatch allocates %v times per call, want 0", n)
 	}
 }
+
+func TestSocketTryWriteTo(t *testing.T) {
+	a, b := twoHosts(t)
+	from := openIn(t, a, nicIn(t, a, "eth0", "198.18.40.1"))
+	to := openIn(t, b, nicIn(t, b, "eth0", "198.18.40.2"))
+	dst := netip.MustParseAddr("198.18.40.2")
+	sent, err := from.TryWriteTo([]byte("try"), dst)
+	if !sent || err != nil {
+		t.Fatalf("TryWriteTo = %v, %v; want sent", sent, err)
+	}
+	if err := to.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+		t.Fatal(err)
+	}
+	payload, _, err := to.ReadFrom(make([]byte, 2048))
+	if err != nil || string(payload) != "try" {
+		t.Fatalf("received %q, %v; want \"try\"", payload, err)
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		if _, err := from.TryWriteTo(payload, dst); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("TryWriteTo allocates %v times per call, want 0", n)
+	}
+	from.Close()
+	if sent, err := from.TryWriteTo([]byte("x"), dst); sent || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("TryWriteTo after Close = %v, %v; want net.ErrClosed", sent, err)
+	}
+}

@@ -22,7 +22,10 @@ func (l socketLink) ReadFrom(buf []byte) ([]byte, netip.Addr, error) {
 	return l.s.ReadFrom(buf)
 }
 func (l socketLink) WriteTo(pkt []byte, dst netip.Addr) error { return l.s.WriteTo(pkt, dst) }
-func (l socketLink) Close() error                             { return l.s.Close() }
+func (l socketLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
+	return l.s.TryWriteTo(pkt, dst)
+}
+func (l socketLink) Close() error { return l.s.Close() }
 
 // startLinks starts the NIC monitor and feeds its events to the engine:
 // this is the one place linkmon meets the bundle engine.
@@ -32,11 +35,17 @@ func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkmo
 		return nil, err
 	}
 	go func() {
+		sockets := map[int]*linkmon.Socket{} // the socket the engine uses per NIC index
 		for ev := range mon.Events() {
 			switch ev.Kind {
 			case linkmon.Added, linkmon.Changed:
+				if sockets[ev.NIC.Index] == ev.Socket {
+					continue // a change that kept the socket (a second address, the MTU)
+				}
+				sockets[ev.NIC.Index] = ev.Socket
 				eng.AddLink(socketLink{s: ev.Socket, nic: ev.NIC})
 			case linkmon.Removed:
+				delete(sockets, ev.NIC.Index)
 				eng.RemoveLink(ev.NIC.Index)
 			}
 		}
