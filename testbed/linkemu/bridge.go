@@ -96,7 +96,17 @@ type BridgeStats struct {
 
 // Stats returns both directions' counters.
 func (br *Bridge) Stats() BridgeStats {
-	return BridgeStats{AB: br.ab.Stats(), BA: br.ba.Stats()}
+	s := BridgeStats{AB: br.ab.Stats(), BA: br.ba.Stats()}
+	s.AB.KernelDrops = kernelDrops(br.a)
+	s.BA.KernelDrops = kernelDrops(br.b)
+	return s
+}
+
+func kernelDrops(p Port) uint64 {
+	if k, ok := p.(interface{ KernelDrops() uint64 }); ok {
+		return k.KernelDrops()
+	}
+	return 0
 }
 
 // readBackoff paces a reader whose port keeps failing (an interface going

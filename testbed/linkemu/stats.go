@@ -40,6 +40,9 @@ type Stats struct {
 	SendErrors uint64 `json:"send_errors"`
 	// ReadErrors counts failed reads on the ingress port other than Close.
 	ReadErrors uint64 `json:"read_errors"`
+	// KernelDrops counts frames the ingress port's kernel queue dropped
+	// before the emulator read them (packet ports only).
+	KernelDrops uint64 `json:"kernel_drops"`
 	// Queued is the number of frames waiting for their due time.
 	Queued int `json:"queued"`
 	// Lateness is how late queued frames left relative to their due time.
