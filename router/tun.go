@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -80,7 +82,10 @@ var ErrTUNDeleted = errors.New("interface was deleted outside polylink")
 // file descriptor is non-blocking and owned by Go's poller, so a blocked Read
 // parks its goroutine, not a thread, and Close wakes it.
 type TUN struct {
-	file         *os.File
+	file   *os.File
+	conn   syscall.RawConn
+	reader *tunIO // Read has one caller at a time
+
 	name         string
 	index        int
 	mtu          int
@@ -88,6 +93,7 @@ type TUN struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	closed    atomic.Bool // set before the file closes: RawConn's error for it is not os.ErrClosed
 }
 
 // OpenTUN creates the TUN cfg describes in the calling thread's network
@@ -117,7 +123,11 @@ func OpenTUN(cfg TUNConfig) (*TUN, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("make TUN %s non-blocking: %w: report this as a polylink bug", name, err)
 	}
-	t := &TUN{file: os.NewFile(uintptr(fd), tunClonePath), name: name, mtu: cfg.MTU}
+	t := &TUN{file: os.NewFile(uintptr(fd), tunClonePath), name: name, mtu: cfg.MTU, reader: newTunIO()}
+	if t.conn, err = t.file.SyscallConn(); err != nil {
+		t.file.Close()
+		return nil, fmt.Errorf("raw access to TUN %s: %w", name, err)
+	}
 	if err := t.configure(cfg.Prefix); err != nil {
 		t.file.Close()
 		return nil, err
@@ -259,7 +269,16 @@ func (t *TUN) IPv6Disabled() bool { return t.ipv6Disabled }
 // n == len(buf)) for a packet longer than buf, and an error wrapping
 // ErrTUNDeleted once the interface was deleted from outside.
 func (t *TUN) Read(buf []byte) (int, error) {
-	n, err := t.file.Read(buf)
+	if len(buf) == 0 {
+		return 0, nil
+	}
+	t.reader.buf = buf
+	err := t.conn.Read(t.reader.readF)
+	n, errno := t.reader.n, t.reader.errno
+	t.reader.buf = nil
+	if err == nil && errno != 0 {
+		err = errno
+	}
 	if err != nil {
 		return n, t.ioError("read from", err)
 	}
@@ -272,7 +291,18 @@ func (t *TUN) Read(buf []byte) (int, error) {
 // Write hands one whole IP packet to the kernel as if it arrived on the TUN.
 // It returns net.ErrClosed after Close.
 func (t *TUN) Write(pkt []byte) (int, error) {
-	n, err := t.file.Write(pkt)
+	if len(pkt) == 0 {
+		return 0, t.ioError("write to", unix.EINVAL)
+	}
+	w := tunWriters.Get().(*tunIO)
+	w.buf = pkt
+	err := t.conn.Write(w.writeF)
+	n, errno := w.n, w.errno
+	w.buf = nil
+	tunWriters.Put(w)
+	if err == nil && errno != 0 {
+		err = errno
+	}
 	if err != nil {
 		return n, t.ioError("write to", err)
 	}
@@ -293,6 +323,7 @@ func (t *TUN) SetReadDeadline(d time.Time) error {
 // idempotent and returns the first call's result.
 func (t *TUN) Close() error {
 	t.closeOnce.Do(func() {
+		t.closed.Store(true)
 		if err := t.file.Close(); err != nil {
 			t.closeErr = fmt.Errorf("close TUN %s: %w: the interface may linger; delete it with 'ip link del %s'", t.name, err, t.name)
 		}
@@ -303,7 +334,7 @@ func (t *TUN) Close() error {
 // ioError maps what os.File reports to the Device contract.
 func (t *TUN) ioError(op string, err error) error {
 	switch {
-	case errors.Is(err, os.ErrClosed):
+	case t.closed.Load() || errors.Is(err, os.ErrClosed):
 		return net.ErrClosed
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return err

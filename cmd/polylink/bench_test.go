@@ -36,7 +36,7 @@ func (tn *twoNodes) daemonCPU() float64 {
 // BenchmarkTunnelThroughput streams 200-byte packets A → B at fixed rates
 // and reports delivered packet/s, loss and daemon CPU per delivered packet.
 func BenchmarkTunnelThroughput(b *testing.B) {
-	for _, rate := range []float64{10_000, 30_000, 50_000} {
+	for _, rate := range []float64{1_000, 10_000, 30_000, 50_000} {
 		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
 			tn := newTwoNodes(b)
 			var loss, pps, cpuUS float64

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -118,6 +119,14 @@ func parseRunFlags(args []string) (runConfig, error) {
 func defaultControlPath(tun string) string { return filepath.Join("/run/polylink", tun+".sock") }
 
 func runCommand(args []string) error {
+	// One P unless GOMAXPROCS says otherwise: a packet's work is a few
+	// non-blocking system calls, and with a second P the runtime wakes
+	// another thread to spin at almost every packet. Measured with
+	// BenchmarkTunnelThroughput: 68 vs 100 µs of CPU per packet at 1,000
+	// packet/s, 46 vs 63 at 10,000, and more throughput at 50,000.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	cfg, err := parseRunFlags(args)
 	if err != nil {
 		return err
