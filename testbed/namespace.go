@@ -22,9 +22,10 @@ type Namespace struct {
 	// Name is the namespace's name under /run/netns.
 	Name string
 
-	mu     sync.Mutex
-	handle netns.NsHandle // guarded by mu; closed by Close
-	closed bool           // guarded by mu
+	mu       sync.Mutex
+	handle   netns.NsHandle // guarded by mu; closed by Close
+	closed   bool           // guarded by mu
+	borrowed bool           // opened, not created: Close keeps the namespace
 }
 
 var nsCounter atomic.Uint32
@@ -51,6 +52,16 @@ func NewNamespace(name string) (*Namespace, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// OpenNamespace opens the existing namespace name, which some other
+// process created. Its Close releases the handle and leaves the namespace.
+func OpenNamespace(name string) (*Namespace, error) {
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return nil, fmt.Errorf("open namespace %s: %w", name, err)
+	}
+	return &Namespace{Name: name, handle: h, borrowed: true}, nil
 }
 
 // Handle returns the namespace's file handle, valid until Close.
@@ -113,6 +124,9 @@ func (n *Namespace) Close() error {
 	}
 	n.closed = true
 	n.handle.Close()
+	if n.borrowed {
+		return nil
+	}
 	if _, err := Cmd("ip", "netns", "del", n.Name); err != nil {
 		return fmt.Errorf("delete namespace %s: %w", n.Name, err)
 	}
