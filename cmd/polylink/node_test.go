@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"net"
 	"os"
 	"os/exec"
@@ -213,6 +214,7 @@ func udpFlow(t testing.TB, name string, from, to *testbed.Namespace, dst string,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rc.Close() })
+	forceReadBuffer(t, rc, 8<<20) // the sink must not be what drops at high rates
 	var sc *net.UDPConn
 	if err := from.Do(func() (err error) {
 		sc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(dst), Port: port})
@@ -230,4 +232,19 @@ func udpFlow(t testing.TB, name string, from, to *testbed.Namespace, dst string,
 		t.Fatal(err)
 	}
 	return stream.Flow{Name: name, Sender: s, Receiver: r}
+}
+
+// forceReadBuffer sets SO_RCVBUFFORCE (root may exceed net.core.rmem_max).
+func forceReadBuffer(t testing.TB, c *net.UDPConn, size int) {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+	}); err != nil || serr != nil {
+		t.Fatalf("set receive buffer: %v %v", err, serr)
+	}
 }
