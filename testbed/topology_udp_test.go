@@ -87,7 +87,7 @@ func udpExchange(t *testing.T, from *testbed.Namespace, fromAddr string, to *tes
 	tx, rx := udpSockets(t, from, fromAddr, to, toAddr)
 	defer tx.Close()
 	defer rx.Close() // ends the echo goroutine
-	go func() { // echo
+	go func() {      // echo
 		buf := make([]byte, 2048)
 		for {
 			k, addr, err := rx.ReadFromUDP(buf)
