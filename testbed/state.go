@@ -20,7 +20,7 @@ type state struct {
 	Namespaces []string                  `json:"namespaces"`
 	Links      [len(Nets)]linkemu.Config `json:"links"`
 	Persistent bool                      `json:"persistent"`
-	OwnerPID   int                       `json:"owner_pid"` // ran Up; hosts in-process emulators
+	Owner      procID                    `json:"owner"` // ran Up; hosts in-process emulators
 	Emulator   *procID                   `json:"emulator,omitempty"`
 	Created    time.Time                 `json:"created"`
 }

@@ -67,17 +67,11 @@ func Status(prefix, stateDir string) (*StatusReport, error) {
 	case err == nil:
 		r.StateFile = statePath(stateDir, prefix)
 		r.Persistent = st.Persistent
-		owner := procID{PID: st.OwnerPID}
+		emu := st.Owner
 		if st.Emulator != nil {
-			owner = *st.Emulator
+			emu = *st.Emulator
 		}
-		r.EmulatorPID = owner.PID
-		if owner.Start != 0 {
-			r.EmulatorAlive = owner.alive()
-		} else {
-			_, err := identify(owner.PID)
-			r.EmulatorAlive = err == nil
-		}
+		r.EmulatorPID, r.EmulatorAlive = emu.PID, emu.alive()
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("testbed %s status: %w", prefix, err)
 	}

@@ -112,7 +112,9 @@ type UpOptions struct {
 }
 
 // Topology is a testbed that Up built. Down removes it; Down is idempotent
-// and safe to call from any goroutine, a signal handler's included.
+// and safe to call from any goroutine, a signal handler's included. For
+// Ctrl-C, pass Up a context from signal.NotifyContext (Up rolls back when
+// it is cancelled) and call Down when that context is done.
 type Topology struct {
 	// Prefix starts every namespace name.
 	Prefix string

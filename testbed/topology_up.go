@@ -55,9 +55,13 @@ func Up(ctx context.Context, opts UpOptions) (*Topology, error) {
 		return nil, err
 	}
 	t := &Topology{Prefix: opts.Prefix, StateDir: opts.StateDir, links: opts.Links, log: opts.Logger}
+	owner, err := identify(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
 	st := &state{
 		Prefix: opts.Prefix, Namespaces: Namespaces(opts.Prefix), Links: opts.Links,
-		Persistent: opts.Persistent, OwnerPID: os.Getpid(), Created: time.Now(),
+		Persistent: opts.Persistent, Owner: owner, Created: time.Now(),
 	}
 	// The state file comes first: if this process dies half-way, Down(prefix)
 	// from another one still knows what to remove.
