@@ -1,6 +1,206 @@
 package main
 
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/polylink/polylink/testbed"
+	"github.com/polylink/polylink/testbed/stream"
+)
+
+const testbedUsage = `usage: polylink testbed COMMAND
+  up        build the seed's network (VM0, router VM1, VM2, four emulated links) and leave it running
+  down      remove it: namespaces, links, emulator process
+  status    say what of it exists [--json]
+  run NAME  run a scenario (built in: %s; or FILE.json) [--plot FILE.svg] [--out FILE.json] [--json]
+  demo      run the demo scenario and explain it [--plot FILE.svg] [--json]
+Every command needs root: it creates network namespaces.`
+
 // testbedCommand runs `polylink testbed …`.
 func testbedCommand(args []string) error {
-	return usagef("testbed: not built yet")
+	if len(args) == 0 {
+		return usagef(testbedUsage, strings.Join(testbed.BuiltinNames(), ", "))
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Printf(testbedUsage+"\n", strings.Join(testbed.BuiltinNames(), ", "))
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("testbed: needs root to create network namespaces and veth links; run it with sudo")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "up":
+		return testbedUp(rest)
+	case "down":
+		return testbedDown(rest)
+	case "status":
+		return testbedStatus(rest)
+	case "run":
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			return usagef("testbed run: name a scenario (%s) or a FILE.json", strings.Join(testbed.BuiltinNames(), ", "))
+		}
+		return testbedRun(ctx, rest[0], rest[1:], false)
+	case "demo":
+		return testbedRun(ctx, "demo", rest, true)
+	case "emulate": // hidden: the background process of `testbed up`
+		return testbedEmulate(ctx, rest)
+	}
+	return usagef("testbed: unknown command %q (up, down, status, run, demo)", cmd)
+}
+
+func prefixFlags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("testbed "+name, flag.ContinueOnError)
+	return fs, fs.String("prefix", testbed.DefaultPrefix, "namespace name prefix")
+}
+
+func testbedUp(args []string) error {
+	fs, prefix := prefixFlags("up")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	top, err := testbed.Up(context.Background(), testbed.UpOptions{Prefix: *prefix, Persistent: true})
+	if errors.Is(err, testbed.ErrAlreadyUp) {
+		fmt.Printf("testbed %s is already up; 'polylink testbed down' removes it\n", *prefix)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("testbed up: %w", err)
+	}
+	fmt.Printf("testbed %s is up. Hosts: %s-vm0, %s-vm1 (router), %s-vm2. Try:\n", top.Prefix, top.Prefix, top.Prefix, top.Prefix)
+	fmt.Printf("  ip netns exec %s-vm1 polylink run --vip %s --router &\n", top.Prefix, testbed.VM1.Virtual())
+	fmt.Printf("  ip netns exec %s-vm0 polylink run --vip %s --peer 198.18.0.3 --peer 198.18.1.3 &\n", top.Prefix, testbed.VM0.Virtual())
+	fmt.Printf("  ip netns exec %s-vm0 ping %s\n", top.Prefix, testbed.VM1.Virtual().Addr())
+	return nil
+}
+
+func testbedDown(args []string) error {
+	fs, prefix := prefixFlags("down")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := testbed.Down(*prefix, ""); err != nil {
+		return fmt.Errorf("testbed down: %w", err)
+	}
+	fmt.Printf("testbed %s is down\n", *prefix)
+	return nil
+}
+
+func testbedStatus(args []string) error {
+	fs, prefix := prefixFlags("status")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	st, err := testbed.Status(*prefix, "")
+	if err != nil {
+		return fmt.Errorf("testbed status: %w", err)
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(st)
+	}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	fmt.Println(string(b))
+	return nil
+}
+
+func testbedEmulate(ctx context.Context, args []string) error {
+	fs, prefix := prefixFlags("emulate")
+	stateDir := fs.String("state-dir", testbed.DefaultStateDir, "state directory")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return testbed.RunEmulators(ctx, *prefix, *stateDir)
+}
+
+// testbedRun runs a scenario and prints the side-by-side table, what it
+// means, and (for the demo) the checks of DESIGN.md's "working".
+func testbedRun(ctx context.Context, name string, args []string, demo bool) error {
+	fs := flag.NewFlagSet("testbed run", flag.ContinueOnError)
+	plot := fs.String("plot", "", "draw latency over time per system to this SVG file")
+	out := fs.String("out", "", "write the full report (results, time series) to this JSON file")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of the table")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	sc, err := testbed.LoadScenario(name)
+	if err != nil {
+		return usagef("testbed run: %v", err)
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("testbed: find the polylink binary: %w", err)
+	}
+	progress := func(s string) { fmt.Fprintln(os.Stderr, s) }
+	if *asJSON {
+		progress = nil
+	}
+	if !*asJSON {
+		fmt.Printf("scenario %s: %s\n", sc.Name, sc.Description)
+	}
+	run, err := testbed.RunScenario(ctx, sc, testbed.RunOptions{Binary: bin, Progress: progress})
+	if err != nil {
+		return fmt.Errorf("testbed run %s: %w", sc.Name, err)
+	}
+	report := stream.Report{Title: "polylink testbed: " + sc.Name, Scenario: run, Results: run.Results}
+	if err := writeReportFiles(report, *plot, *out); err != nil {
+		return err
+	}
+	checks := run.Checks()
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(struct {
+			stream.Report
+			Checks []testbed.Check `json:"checks"`
+		}{report, checks})
+	}
+	fmt.Println()
+	fmt.Print(stream.Table(run.Results))
+	fmt.Println()
+	fmt.Print(run.Summary())
+	failed := 0
+	for _, c := range checks {
+		mark := "✓"
+		if !c.OK {
+			mark, failed = "✗", failed+1
+		}
+		fmt.Printf("  %s %s: %s\n", mark, c.Name, c.Detail)
+	}
+	if failed > 0 && demo {
+		return fmt.Errorf("testbed demo: %d of %d checks failed", failed, len(checks))
+	}
+	return nil
+}
+
+func writeReportFiles(r stream.Report, plot, out string) error {
+	if plot != "" {
+		f, err := os.Create(plot)
+		if err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+		defer f.Close()
+		if err := r.WriteSVG(f); err != nil {
+			return fmt.Errorf("--plot: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "plot written to %s\n", plot)
+	}
+	if out != "" {
+		f, err := os.Create(out)
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		defer f.Close()
+		if err := r.WriteJSON(f); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	return nil
 }

@@ -1,0 +1,203 @@
+package testbed
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/polylink/polylink/testbed/linkemu"
+	"github.com/polylink/polylink/testbed/stream"
+)
+
+// Scenario is one testbed experiment: impairments per network, the traffic,
+// events during it (a link cut and restored), and the route the stream
+// takes. It reads from and writes to JSON, so users can write their own.
+type Scenario struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Route is "direct" (VM0 → VM1 over net0 and net1, with each bare link
+	// measured beside polylink) or "router" (VM0 → VM1 → VM2 over all four
+	// nets, polylink only: the bare nets do not join VM0 to VM2).
+	Route string `json:"route"`
+	// Links are the emulators' settings, indexed like Nets.
+	Links [len(Nets)]linkemu.Config `json:"links"`
+	// Traffic is the real-time stream sent from VM0.
+	Traffic stream.Profile `json:"traffic"`
+	// Events happen at given times after the stream starts.
+	Events []Event `json:"events,omitempty"`
+	// Deadline is the playout deadline: later is lost (default 150 ms).
+	Deadline linkemu.Duration `json:"deadline,omitempty"`
+	// Seed makes the emulators' random choices reproducible.
+	Seed uint64 `json:"seed"`
+}
+
+// Event is one change to a network during a scenario.
+type Event struct {
+	At linkemu.Duration `json:"at"`
+	// Net is the network's index in Nets.
+	Net int `json:"net"`
+	// Action is "cut" (nothing crosses, both ways), "restore", or "impair"
+	// (both directions take Impairment from now on).
+	Action     string              `json:"action"`
+	Impairment *linkemu.Impairment `json:"impairment,omitempty"`
+}
+
+// Routes a scenario can take.
+const (
+	RouteDirect = "direct"
+	RouteRouter = "router"
+)
+
+// Validate says what is wrong with a scenario, in one line.
+func (s *Scenario) Validate() error {
+	if s.Route == "" {
+		s.Route = RouteDirect
+	}
+	if s.Route != RouteDirect && s.Route != RouteRouter {
+		return fmt.Errorf("scenario %s: route %q: want %q or %q", s.Name, s.Route, RouteDirect, RouteRouter)
+	}
+	if err := s.Traffic.Validate(); err != nil {
+		return fmt.Errorf("scenario %s: traffic: %w", s.Name, err)
+	}
+	for i, e := range s.Events {
+		if e.Net < 0 || e.Net >= len(Nets) {
+			return fmt.Errorf("scenario %s: event %d: net %d: want 0 to %d", s.Name, i, e.Net, len(Nets)-1)
+		}
+		switch e.Action {
+		case "cut", "restore":
+		case "impair":
+			if e.Impairment == nil {
+				return fmt.Errorf("scenario %s: event %d: impair needs an impairment", s.Name, i)
+			}
+		default:
+			return fmt.Errorf("scenario %s: event %d: action %q: want cut, restore or impair", s.Name, i, e.Action)
+		}
+		if time.Duration(e.At) < 0 || time.Duration(e.At) > s.Traffic.Duration {
+			return fmt.Errorf("scenario %s: event %d at %v: outside the %v stream", s.Name, i, time.Duration(e.At), s.Traffic.Duration)
+		}
+	}
+	return nil
+}
+
+// Cuts returns the scenario's outages as stream windows: each cut of a net
+// until its restore (or the end of the stream).
+func (s *Scenario) Cuts() []stream.Window {
+	var ws []stream.Window
+	open := map[int]time.Duration{}
+	for _, e := range s.Events {
+		switch e.Action {
+		case "cut":
+			open[e.Net] = time.Duration(e.At)
+		case "restore":
+			if from, ok := open[e.Net]; ok {
+				ws = append(ws, stream.Window{Label: fmt.Sprintf("%s cut", Nets[e.Net].Name), From: from, To: time.Duration(e.At)})
+				delete(open, e.Net)
+			}
+		}
+	}
+	for n, from := range open {
+		ws = append(ws, stream.Window{Label: fmt.Sprintf("%s cut", Nets[n].Name), From: from, To: s.Traffic.Duration})
+	}
+	slices.SortFunc(ws, func(a, b stream.Window) int { return int(a.From - b.From) })
+	return ws
+}
+
+// both sets one impairment on both directions of a net.
+func both(imp linkemu.Impairment) linkemu.Config { return linkemu.Config{AB: imp, BA: imp} }
+
+// burstyLoss is Gilbert–Elliott loss averaging about mean, in bursts of
+// four packets on average.
+func burstyLoss(mean float64) *linkemu.GilbertElliott {
+	const pBadGood = 0.25
+	return &linkemu.GilbertElliott{PGoodBad: pBadGood * mean / (1 - mean), PBadGood: pBadGood, LossBad: 1}
+}
+
+// Builtin returns the scenarios polylink ships, by name.
+func Builtin() map[string]Scenario {
+	ms := time.Millisecond
+	wifi := linkemu.Impairment{Delay: 20 * ms, Jitter: 2 * ms, GE: burstyLoss(0.05)}
+	lte := linkemu.Impairment{Delay: 45 * ms, Jitter: 5 * ms, Loss: 0.05}
+	clean := linkemu.Impairment{Delay: 5 * ms}
+	return map[string]Scenario{
+		"demo": {
+			Name:        "demo",
+			Description: "Wi-Fi-like link 0 (20 ms, 5 % loss in bursts) cut for 3 s; LTE-like link 1 (45 ms, 5 % loss)",
+			Links:       [4]linkemu.Config{both(wifi), both(lte), both(clean), both(clean)},
+			Traffic:     stream.AudioProfile(1000, 200, 12*time.Second),
+			Events: []Event{
+				{At: linkemu.Duration(5 * time.Second), Net: 0, Action: "cut"},
+				{At: linkemu.Duration(8 * time.Second), Net: 0, Action: "restore"},
+			},
+			Seed: 1,
+		},
+		"lossy": {
+			Name:        "lossy",
+			Description: "two lossy links, no cut: the residual loss of duplication (p0 × p1)",
+			Links:       [4]linkemu.Config{both(wifi), both(lte), both(clean), both(clean)},
+			Traffic:     stream.AudioProfile(1000, 200, 20*time.Second),
+			Seed:        2,
+		},
+		"router": {
+			Name:        "router",
+			Description: "VM0 → router VM1 → VM2 over four links; each of them cut in turn for 1 s",
+			Route:       RouteRouter,
+			Links:       [4]linkemu.Config{both(clean), both(linkemu.Impairment{Delay: 15 * ms}), both(clean), both(linkemu.Impairment{Delay: 15 * ms})},
+			Traffic:     stream.AudioProfile(500, 200, 10*time.Second),
+			Events: []Event{
+				{At: linkemu.Duration(1 * time.Second), Net: 0, Action: "cut"},
+				{At: linkemu.Duration(2 * time.Second), Net: 0, Action: "restore"},
+				{At: linkemu.Duration(3 * time.Second), Net: 1, Action: "cut"},
+				{At: linkemu.Duration(4 * time.Second), Net: 1, Action: "restore"},
+				{At: linkemu.Duration(5 * time.Second), Net: 2, Action: "cut"},
+				{At: linkemu.Duration(6 * time.Second), Net: 2, Action: "restore"},
+				{At: linkemu.Duration(7 * time.Second), Net: 3, Action: "cut"},
+				{At: linkemu.Duration(8 * time.Second), Net: 3, Action: "restore"},
+			},
+			Seed: 3,
+		},
+		"bufferbloat": {
+			Name:        "bufferbloat",
+			Description: "link 1 turns bufferbloated (600 ms) mid-stream: skew beyond the 500 ms duplicate window",
+			Links:       [4]linkemu.Config{both(linkemu.Impairment{Delay: 10 * ms}), both(linkemu.Impairment{Delay: 40 * ms}), both(clean), both(clean)},
+			Traffic:     stream.AudioProfile(200, 200, 8*time.Second),
+			Events: []Event{
+				{At: linkemu.Duration(3 * time.Second), Net: 1, Action: "impair", Impairment: &linkemu.Impairment{Delay: 600 * ms}},
+			},
+			Seed: 4,
+		},
+	}
+}
+
+// BuiltinNames lists the built-in scenarios, sorted.
+func BuiltinNames() []string {
+	var names []string
+	for n := range Builtin() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// LoadScenario returns the built-in scenario of that name, or reads a JSON
+// file when the name ends in .json.
+func LoadScenario(name string) (Scenario, error) {
+	if strings.HasSuffix(name, ".json") {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return Scenario{}, fmt.Errorf("scenario: %w", err)
+		}
+		var s Scenario
+		if err := json.Unmarshal(b, &s); err != nil {
+			return Scenario{}, fmt.Errorf("scenario %s: %w", name, err)
+		}
+		return s, s.Validate()
+	}
+	s, ok := Builtin()[name]
+	if !ok {
+		return Scenario{}, fmt.Errorf("no scenario %q: built in are %s, or give a FILE.json", name, strings.Join(BuiltinNames(), ", "))
+	}
+	return s, s.Validate()
+}

@@ -1,0 +1,130 @@
+package testbed
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/polylink/polylink/testbed/stream"
+)
+
+// Check is one claim about a run, with what was measured.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// outside is a result's sent and lost packets outside its windows (the
+// scenario's cuts, which do not overlap).
+func outside(r *stream.Result) (sent, lost uint64) {
+	sent, lost = r.Sent, r.Lost
+	for _, w := range r.Windows {
+		sent -= min(sent, w.Sent)
+		lost -= min(lost, w.Lost)
+	}
+	return sent, lost
+}
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// slack is three standard deviations of a binomial count with mean m, plus
+// one: what chance alone may add to an expected number of losses.
+func slack(m float64) float64 { return 3*math.Sqrt(m) + 1 }
+
+// Checks measures the run against what "working" means in DESIGN.md.
+func (r *Run) Checks() []Check {
+	p := r.Result("polylink")
+	if p == nil {
+		return []Check{{Name: "polylink carried the stream", Detail: "no polylink result"}}
+	}
+	checks := []Check{{
+		Name:   "no duplicate reaches the application",
+		OK:     p.Duplicates == 0,
+		Detail: fmt.Sprintf("%d duplicates of %d packets", p.Duplicates, p.Sent),
+	}}
+	l0, l1 := r.Result("link 0"), r.Result("link 1")
+	if l0 == nil || l1 == nil {
+		return append(checks, Check{Name: "nothing lost while a path was up", OK: p.Lost == 0,
+			Detail: fmt.Sprintf("%d of %d lost", p.Lost, p.Sent)})
+	}
+	n, lost := outside(p)
+	s0, x0 := outside(l0)
+	s1, x1 := outside(l1)
+	p0, p1 := ratio(x0, s0), ratio(x1, s1)
+	expect := p0 * p1 * float64(n)
+	checks = append(checks, Check{
+		Name: "loss at the limit of duplication (≤ 2 × p0 × p1, outside cuts)",
+		OK:   float64(lost) <= 2*expect+slack(expect),
+		Detail: fmt.Sprintf("polylink %.3f %% vs links %.2f %% × %.2f %% = %.3f %%",
+			100*ratio(lost, n), 100*p0, 100*p1, 100*p0*p1),
+	})
+	for k, w := range p.Windows {
+		surv := survivor(r, w.Label)
+		if surv == nil || k >= len(surv.Windows) {
+			continue
+		}
+		sw := surv.Windows[k]
+		allowed := float64(sw.Lost)
+		if sw.Lost > 0 {
+			allowed += slack(float64(sw.Lost))
+		}
+		checks = append(checks, Check{
+			Name: fmt.Sprintf("during the %s, no more loss than %s alone", w.Label, surv.Name),
+			OK:   float64(w.Lost) <= allowed,
+			Detail: fmt.Sprintf("polylink lost %d of %d, %s lost %d of %d",
+				w.Lost, w.Sent, surv.Name, sw.Lost, sw.Sent),
+		})
+	}
+	fast := min(l0.Latency.P50, l1.Latency.P50)
+	checks = append(checks, Check{
+		Name:   "p50 latency within 1 ms of the faster link",
+		OK:     p.Latency.P50-fast <= 1,
+		Detail: fmt.Sprintf("polylink %.2f ms, faster link %.2f ms", p.Latency.P50, fast),
+	})
+	return checks
+}
+
+// survivor is the bare link that stayed up during a cut window labelled
+// "netN cut" (route direct: the other of link 0 and link 1).
+func survivor(r *Run, label string) *stream.Result {
+	switch {
+	case strings.HasPrefix(label, Nets[0].Name):
+		return r.Result("link 1")
+	case strings.HasPrefix(label, Nets[1].Name):
+		return r.Result("link 0")
+	}
+	return nil
+}
+
+// Summary says in two lines what the run shows.
+func (r *Run) Summary() string {
+	p := r.Result("polylink")
+	if p == nil {
+		return ""
+	}
+	l0, l1 := r.Result("link 0"), r.Result("link 1")
+	if l0 == nil || l1 == nil {
+		return fmt.Sprintf("polylink carried %d packets across the router and lost %d (%.2f %%), p50 %.1f ms, with %d duplicates at the application.\n",
+			p.Sent, p.Lost, 100*p.LossRatio, p.Latency.P50, p.Duplicates)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "polylink lost %.2f %% where the links alone lost %.2f %% and %.2f %%, at the latency of the faster one (p50 %.1f ms vs %.1f ms).\n",
+		100*p.LossRatio, 100*l0.LossRatio, 100*l1.LossRatio, p.Latency.P50, min(l0.Latency.P50, l1.Latency.P50))
+	for k, w := range p.Windows {
+		cut := l0
+		if strings.HasPrefix(w.Label, Nets[1].Name) {
+			cut = l1
+		}
+		if k < len(cut.Windows) {
+			fmt.Fprintf(&b, "During the %.1f s %s, %s alone lost %.0f %% and polylink %.1f %%: no gap, no failover.\n",
+				(w.ToMS-w.FromMS)/1000, w.Label, cut.Name, 100*cut.Windows[k].LossRatio, 100*w.LossRatio)
+		}
+	}
+	return b.String()
+}
