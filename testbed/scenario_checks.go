@@ -16,7 +16,7 @@ type Check struct {
 }
 
 // outside is a result's sent and lost packets outside its windows (the
-// scenario's cuts, which do not overlap).
+// scenario's cuts and recoveries, which do not overlap).
 func outside(r *stream.Result) (sent, lost uint64) {
 	sent, lost = r.Sent, r.Lost
 	for _, w := range r.Windows {
@@ -59,12 +59,15 @@ func (r *Run) Checks() []Check {
 	p0, p1 := ratio(x0, s0), ratio(x1, s1)
 	expect := p0 * p1 * float64(n)
 	checks = append(checks, Check{
-		Name: "loss at the limit of duplication (≤ 2 × p0 × p1, outside cuts)",
+		Name: "loss at the limit of duplication (≤ 2 × p0 × p1, outside cuts and recoveries)",
 		OK:   float64(lost) <= 2*expect+slack(expect),
 		Detail: fmt.Sprintf("polylink %.3f %% vs links %.2f %% × %.2f %% = %.3f %%",
 			100*ratio(lost, n), 100*p0, 100*p1, 100*p0*p1),
 	})
 	for k, w := range p.Windows {
+		if !strings.HasSuffix(w.Label, " cut") {
+			continue
+		}
 		surv := survivor(r, w.Label)
 		if surv == nil || k >= len(surv.Windows) {
 			continue
@@ -117,6 +120,9 @@ func (r *Run) Summary() string {
 	fmt.Fprintf(&b, "polylink lost %.2f %% where the links alone lost %.2f %% and %.2f %%, at the latency of the faster one (p50 %.1f ms vs %.1f ms).\n",
 		100*p.LossRatio, 100*l0.LossRatio, 100*l1.LossRatio, p.Latency.P50, min(l0.Latency.P50, l1.Latency.P50))
 	for k, w := range p.Windows {
+		if !strings.HasSuffix(w.Label, " cut") {
+			continue
+		}
 		cut := l0
 		if strings.HasPrefix(w.Label, Nets[1].Name) {
 			cut = l1
