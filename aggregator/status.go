@@ -35,20 +35,24 @@ type LocalStatus struct {
 
 // HostStatus is the bundle to one remote host.
 type HostStatus struct {
-	VIP            string         `json:"vip"`
-	Gateway        bool           `json:"gateway"`
-	Epoch          uint32         `json:"epoch"`
-	LastRxMs       float64        `json:"last_rx_ms"`
-	TxRatePps      float64        `json:"tx_rate_pps"`
-	RxRatePps      float64        `json:"rx_rate_pps"`
-	IDLimitPps     int            `json:"id_limit_pps"`
-	IDLimitShare   float64        `json:"id_limit_share"`
-	TxPackets      uint64         `json:"tx_packets"`
-	Delivered      uint64         `json:"delivered"`
-	LateDuplicates uint64         `json:"late_duplicates"`
-	SkewMs         float64        `json:"skew_ms"`
-	Remotes        []RemoteStatus `json:"remotes"`
-	Connections    []ConnStatus   `json:"connections"`
+	VIP            string  `json:"vip"`
+	Gateway        bool    `json:"gateway"`
+	Epoch          uint32  `json:"epoch"`
+	LastRxMs       float64 `json:"last_rx_ms"`
+	TxRatePps      float64 `json:"tx_rate_pps"`
+	RxRatePps      float64 `json:"rx_rate_pps"`
+	IDLimitPps     int     `json:"id_limit_pps"`
+	IDLimitShare   float64 `json:"id_limit_share"`
+	TxPackets      uint64  `json:"tx_packets"`
+	Delivered      uint64  `json:"delivered"`
+	LateDuplicates uint64  `json:"late_duplicates"`
+	SkewMs         float64 `json:"skew_ms"`
+	// MaxSkewMs is how far behind the fastest path a copy may arrive and
+	// still be recognised as a duplicate at the current rate: 500 ms up to
+	// 8,192 packet/s, then 4,096 packets' worth (see dedup.Window.Check).
+	MaxSkewMs   float64        `json:"max_skew_ms"`
+	Remotes     []RemoteStatus `json:"remotes"`
+	Connections []ConnStatus   `json:"connections"`
 }
 
 // RemoteStatus is one NIC of a remote host.
@@ -191,6 +195,10 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 	}
 	// One-way skew between the fastest and slowest working path, from RTTs.
 	hs.SkewMs = ms(maxRTT-minRTT) / 2
+	hs.MaxSkewMs = 500
+	if peak := max(h.rate.tx, h.rate.rx); peak > wire.IDSpace {
+		hs.MaxSkewMs = wire.IDSpace / 2 / peak * 1000
+	}
 	slices.SortFunc(hs.Connections, func(a, b ConnStatus) int {
 		return cmp.Or(cmp.Compare(a.LocalIndex, b.LocalIndex), cmp.Compare(a.RemoteIndex, b.RemoteIndex))
 	})

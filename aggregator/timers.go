@@ -142,9 +142,9 @@ func (e *Engine) expireLocked(now int64) {
 		switch {
 		case !h.rate.warned && peak > 0.75*idLimit:
 			h.rate.warned = true
-			e.log.Warn("bundle near the 13-bit ID limit: packets beyond it look like duplicates",
+			e.log.Warn("bundle near the 13-bit ID window: copies skewed by more than max_skew_ms will be taken for new packets",
 				zap.Stringer("host", h.vip), zap.Float64("packets_per_s", peak),
-				zap.Int("limit_per_s", idLimit))
+				zap.Int("window_per_s", idLimit), zap.Float64("max_skew_ms", wire.IDSpace/2/peak*1000))
 		case h.rate.warned && peak < 0.5*idLimit:
 			h.rate.warned = false
 		}

@@ -47,11 +47,9 @@ func renderHost(b *strings.Builder, h *aggregator.HostStatus) {
 	if h.Gateway {
 		tag = "  (gateway)"
 	}
-	fmt.Fprintf(b, "host %s%s  heard %s  tx %.0f pkt/s  rx %.0f pkt/s  (%.0f%% of the %d pkt/s ID limit)",
+	fmt.Fprintf(b, "host %s%s  heard %s  tx %.0f pkt/s  rx %.0f pkt/s  (%.0f%% of the %d pkt/s ID window)",
 		h.VIP, tag, ago(h.LastRxMs), h.TxRatePps, h.RxRatePps, 100*h.IDLimitShare, h.IDLimitPps)
-	if h.SkewMs > 0 {
-		fmt.Fprintf(b, "  path skew %.1f ms", h.SkewMs)
-	}
+	fmt.Fprintf(b, "  path skew %.1f ms (max %.0f ms)", h.SkewMs, h.MaxSkewMs)
 	b.WriteString("\n")
 	if h.LateDuplicates > 0 {
 		fmt.Fprintf(b, "  warning: %d late duplicates: a path lags the fastest by more than the 500 ms window\n", h.LateDuplicates)
@@ -64,12 +62,20 @@ func renderHost(b *strings.Builder, h *aggregator.HostStatus) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PATH\tSTATE\tRTT\tLOSS\tJITTER\tFIRST\tTX\tRX\tHEARD\t")
 	best := bestPath(h.Connections)
+	var silent []string
 	for i, c := range h.Connections {
+		if c.LastRxMs < 0 && !c.Carrying {
+			silent = append(silent, c.Local+" → "+c.RemoteAddr)
+			continue
+		}
 		fmt.Fprintf(tw, "  %s → %s\t%d %s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", c.Local, c.RemoteAddr,
 			c.State, c.StateName, msOrDash(c.RTTMs), pctOrDash(c.Loss, c.ProbesSent > 0), msOrDash(c.JitterMs),
 			pctOrDash(c.FirstShare, c.FirstWins > 0), c.TxPackets, c.RxPackets, ago(c.LastRxMs), why(c, i == best))
 	}
 	tw.Flush()
+	if len(silent) > 0 {
+		fmt.Fprintf(b, "  never answered (probed, carry nothing; no route between those NICs?): %s\n", strings.Join(silent, ", "))
+	}
 }
 
 // bestPath is the index of the path that delivered first most often, -1 if
@@ -93,8 +99,6 @@ func why(c aggregator.ConnStatus, best bool) string {
 		return "carries a copy (backup)"
 	case c.Carrying:
 		return "carries a copy: no path is up, so every path tries"
-	case c.LastRxMs < 0:
-		return "idle: never answered (no route from this NIC to that address?)"
 	default:
 		return fmt.Sprintf("idle: silent for %s", ago(c.LastRxMs))
 	}
