@@ -78,7 +78,7 @@ func (r *Run) Checks() []Check {
 			allowed += slack(float64(sw.Lost))
 		}
 		checks = append(checks, Check{
-			Name: fmt.Sprintf("during the %s, no more loss than %s alone", w.Label, surv.Name),
+			Name: fmt.Sprintf("during the %s, loss no worse than %s's own (within sampling noise)", w.Label, surv.Name),
 			OK:   float64(w.Lost) <= allowed,
 			Detail: fmt.Sprintf("polylink lost %d of %d, %s lost %d of %d",
 				w.Lost, w.Sent, surv.Name, sw.Lost, sw.Sent),
