@@ -8,8 +8,9 @@
 //	Send(host, pkt) ─▶ next 13-bit ID of the bundle
 //	                ─▶ for each connection in state 2 (all, if none is):
 //	                     pooled buffer ◀─ header + copy of pkt
-//	                     ─▶ that local link's bounded queue (full: drop, count)
-//	                          ─▶ one writer goroutine per link ─▶ Link.WriteTo
+//	                     ─▶ link queue empty and TryWriteTo takes it: sent now
+//	                     ─▶ otherwise that link's bounded queue (full: drop, count)
+//	                          ─▶ the link's writer goroutine ─▶ Link.WriteTo
 //
 // Receive (receive.go), one reader goroutine per link:
 //

@@ -36,6 +36,7 @@ type runConfig struct {
 	control   string
 	mtu       int
 	maxHosts  int
+	maxNICs   int
 	hostTTL   time.Duration
 	logFormat string
 	verbose   bool
@@ -59,6 +60,7 @@ func parseRunFlags(args []string) (runConfig, error) {
 	fs.StringVar(&c.control, "control", "", "control socket path (default /run/polylink/TUN.sock)")
 	fs.IntVar(&c.mtu, "mtu", 1500-outerIPv4Len-wire.HeaderLen, "TUN MTU: the underlay MTU less 36 bytes of headers")
 	fs.IntVar(&c.maxHosts, "max-hosts", 256, "most hosts remembered (the longest-silent one is evicted)")
+	fs.IntVar(&c.maxNICs, "max-nics", 8, "most NICs remembered per remote host (the longest-silent one is evicted)")
 	fs.DurationVar(&c.hostTTL, "host-timeout", 10*time.Second, "forget a host silent this long")
 	fs.StringVar(&c.logFormat, "log", "console", "log format: console or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log debug detail too")
@@ -103,6 +105,9 @@ func parseRunFlags(args []string) (runConfig, error) {
 	}
 	if c.mtu < 576 || c.mtu > 65535-outerIPv4Len-wire.HeaderLen {
 		return c, usagef("run: --mtu %d: want 576 to %d", c.mtu, 65535-outerIPv4Len-wire.HeaderLen)
+	}
+	if c.maxHosts < 1 || c.maxNICs < 1 {
+		return c, usagef("run: --max-hosts and --max-nics must be at least 1")
 	}
 	if c.tun == "" || len(c.tun) > 15 {
 		return c, usagef("run: --tun %q: want a device name of 1 to 15 characters", c.tun)
@@ -172,7 +177,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) error {
 	var rt *router.Router
 	eng, err := aggregator.New(aggregator.Config{
 		VIP: cfg.vip.Addr(), Peers: cfg.peers, Router: cfg.relay, ProbeInterval: cfg.probe,
-		HostTimeout: cfg.hostTTL, MaxHosts: cfg.maxHosts, Logger: log.Named("bundle"),
+		HostTimeout: cfg.hostTTL, MaxHosts: cfg.maxHosts, MaxRemotesPerHost: cfg.maxNICs, Logger: log.Named("bundle"),
 		Deliver: func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
 	})
 	if err != nil {

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunFlagsRejectBadUsage(t *testing.T) {
+	for i, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "--vip is required"},
+		{[]string{"--vip", "198.19.0.2"}, "prefix length"},
+		{[]string{"--vip", "2001:db8::1/64", "--peer", "198.18.0.3"}, "IPv4"},
+		{[]string{"--vip", "198.19.0.0/24", "--peer", "198.18.0.3"}, "host address"},
+		{[]string{"--vip", "198.19.0.2/24"}, "at least one --peer"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "banana"}, "--peer \"banana\""},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.19.0.3"}, "inside the virtual network"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--probe", "1ms"}, "--probe"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--tun", "a-very-long-device-name"}, "--tun"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--route", "nonsense"}, "--route"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--log", "xml"}, "--log"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--bogus"}, "flag provided but not defined"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "extra"}, "unexpected argument"},
+	} {
+		_, err := parseRunFlags(c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("case %d %v: error %v, want one mentioning %q", i, c.args, err, c.want)
+			continue
+		}
+		if exitCode(err) != exitUsage || strings.Contains(err.Error(), "\n") {
+			t.Errorf("case %d: want one line and exit code %d, got %q (%d)", i, exitUsage, err, exitCode(err))
+		}
+	}
+}
+
+func TestRunFlagsDefaults(t *testing.T) {
+	c, err := parseRunFlags([]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--peer", "198.18.1.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.tun != "pl0" || c.probe != 100*time.Millisecond || c.mtu != 1464 || c.control != "/run/polylink/pl0.sock" ||
+		len(c.peers) != 2 || c.relay {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = parseRunFlags([]string{"--vip", "198.19.0.1/24", "--router", "--route", "198.19.5.0/24=198.19.0.7"})
+	if err != nil || !c.relay || len(c.routes) != 1 || c.routes[0].Via.String() != "198.19.0.7" {
+		t.Fatalf("router with a route: %+v, %v", c, err)
+	}
+}
+
+func TestDispatchExitCodes(t *testing.T) {
+	if got := dispatch([]string{"bogus"}); got != exitUsage {
+		t.Errorf("unknown command: exit %d, want %d", got, exitUsage)
+	}
+	if got := dispatch([]string{"version"}); got != 0 {
+		t.Errorf("version: exit %d, want 0", got)
+	}
+	if got := dispatch([]string{"status", "--control", "/nonexistent/pl.sock"}); got != exitFailure {
+		t.Errorf("status without a daemon: exit %d, want %d", got, exitFailure)
+	}
+}
