@@ -307,8 +307,12 @@ func TestRouterRestartMidStreamResumes(t *testing.T) {
 
 	oldEpoch := rn.vm1.status().Epoch
 	down := stream.Now()
+	oldLog := rn.vm1.out
 	rn.vm1.stop()
 	stopped := stream.Now()
+	if d := time.Duration(stopped - down); d > 250*time.Millisecond {
+		t.Logf("router took %v to stop after SIGTERM; its log:\n%s", d.Round(time.Millisecond), oldLog.String())
+	}
 	rn.vm1.start() // returns once the new daemon answers status
 	back := stream.Now()
 	rn.waitAllUp(t, 5*time.Second)
