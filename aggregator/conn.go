@@ -123,17 +123,19 @@ func (p *probeStats) next(now int64) uint32 {
 	return p.seq
 }
 
-// reply records a probe reply: rtt is measured from the echoed send time.
-func (p *probeStats) reply(seq uint32, rtt int64) {
-	if rtt < 0 {
-		return
-	}
+// reply records a probe reply and reports whether it answers a probe this
+// connection sent: the echoed sequence and send time must match one in the
+// ring. Only such a reply gives an RTT sample; anyone can forge the rest.
+func (p *probeStats) reply(seq uint32, sentAt, now int64) (matched bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s := &p.ring[seq%probeRingLen]; s.seq == seq && s.sentAt != 0 && !s.replied {
-		s.replied = true
-		p.answered++
+	s := &p.ring[seq%probeRingLen]
+	if s.seq != seq || s.sentAt == 0 || s.sentAt != sentAt || s.replied {
+		return false
 	}
+	s.replied = true
+	p.answered++
+	rtt := now - sentAt
 	if p.srtt == 0 {
 		p.srtt = rtt
 	} else {
@@ -145,6 +147,7 @@ func (p *probeStats) reply(seq uint32, rtt int64) {
 		p.jitter += (d - p.jitter) / 16
 	}
 	p.lastRTT = rtt
+	return true
 }
 
 // probeView is a consistent copy of a connection's probe statistics.

@@ -19,6 +19,7 @@ type counters struct {
 	noHost            atomic.Uint64 // Send to a host the engine does not know
 	unknownHost       atomic.Uint64 // packets from a host not accepted
 	ownPackets        atomic.Uint64 // packets carrying our own virtual address
+	misdirected       atomic.Uint64 // packets naming another of our NICs as destination
 	queueDrops        atomic.Uint64
 	sendErrors        atomic.Uint64
 	readErrors        atomic.Uint64

@@ -21,6 +21,10 @@ type host struct {
 	txData   atomic.Uint64 // data packets sent (IDs used)
 	rxData   atomic.Uint64 // data packets delivered
 	lateDups atomic.Uint64
+	// established: the host answered one of our probes, so it receives
+	// what we send to its address; hosts that never did go first when
+	// the table is full.
+	established atomic.Bool
 
 	// Rates, computed by the timer under Engine.mu's write lock.
 	rate rateMeter

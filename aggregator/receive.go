@@ -53,6 +53,12 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 		e.stats.ownPackets.Add(1)
 		return
 	}
+	if h.DstIndex != 0 && h.DstIndex != uint32(ll.index) {
+		// Meant for another NIC of ours (or forged): taking it would
+		// credit the wrong path.
+		e.stats.misdirected.Add(1)
+		return
+	}
 	var probe wire.Probe
 	if h.Kind != wire.KindData {
 		if err := wire.DecodeProbe(body, &probe); err != nil {
@@ -89,8 +95,12 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 		reply.Epoch = e.epoch
 		e.sendProbe(c, wire.KindProbeReply, &reply)
 	case wire.KindProbeReply:
-		e.checkEpoch(c.host, probe.Epoch)
-		c.probes.reply(probe.Seq, now-probe.SendTime)
+		if c.probes.reply(probe.Seq, probe.SendTime, now) {
+			// Only a host that answers our own probes has shown it
+			// receives us; before that it may be a forged address.
+			c.host.established.Store(true)
+			e.checkEpoch(c.host, probe.Epoch)
+		}
 	}
 	e.mu.RUnlock()
 }
@@ -170,14 +180,13 @@ func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now i
 }
 
 // learnHost accepts a new host if it came through a configured peer address
-// or this node is a router, within MaxHosts (evicting the longest-silent
-// host if it is past the dead interval). Called with e.mu write-locked.
+// or this node is a router, within MaxHosts. Called with e.mu write-locked.
 func (e *Engine) learnHost(vip, src netip.Addr, now int64) *host {
 	viaPeer := e.peers[src]
 	if !viaPeer && !e.cfg.Router {
 		return nil
 	}
-	if len(e.hosts) >= e.cfg.MaxHosts && !e.evictSilentHost(now) {
+	if len(e.hosts) >= e.cfg.MaxHosts && !e.evictForNewHost(now) {
 		return nil
 	}
 	h := &host{vip: vip, gateway: viaPeer, remotes: map[uint32]*remoteNIC{}}
@@ -188,17 +197,29 @@ func (e *Engine) learnHost(vip, src netip.Addr, now int64) *host {
 	return h
 }
 
-func (e *Engine) evictSilentHost(now int64) bool {
-	var oldest *host
+// evictForNewHost makes room in a full host table: first the oldest host
+// that never answered one of our probes (a flood of forged addresses only
+// ever evicts itself), else the longest-silent host if it is past the dead
+// interval. false means the table stays full and the newcomer is refused.
+func (e *Engine) evictForNewHost(now int64) bool {
+	var unproven, silent *host
 	for _, h := range e.hosts {
-		if oldest == nil || h.lastRx.Load() < oldest.lastRx.Load() {
-			oldest = h
+		if !h.established.Load() {
+			if unproven == nil || h.lastRx.Load() < unproven.lastRx.Load() {
+				unproven = h
+			}
+		} else if silent == nil || h.lastRx.Load() < silent.lastRx.Load() {
+			silent = h
 		}
 	}
-	if oldest == nil || now-oldest.lastRx.Load() < int64(e.cfg.DeadInterval) {
+	victim := unproven
+	if victim == nil && silent != nil && now-silent.lastRx.Load() >= int64(e.cfg.DeadInterval) {
+		victim = silent
+	}
+	if victim == nil {
 		return false
 	}
-	e.removeHostLocked(oldest, "evicted: host table full")
+	e.removeHostLocked(victim, "evicted: host table full")
 	e.stats.hostsEvicted.Add(1)
 	return true
 }

@@ -13,7 +13,6 @@ import (
 type Status struct {
 	VIP             string         `json:"vip"`
 	Epoch           uint32         `json:"epoch"`
-	Router          bool           `json:"router"`
 	ProbeIntervalMs float64        `json:"probe_interval_ms"`
 	DeadIntervalMs  float64        `json:"dead_interval_ms"`
 	UptimeS         float64        `json:"uptime_s"`
@@ -37,6 +36,7 @@ type LocalStatus struct {
 type HostStatus struct {
 	VIP            string  `json:"vip"`
 	Gateway        bool    `json:"gateway"`
+	Established    bool    `json:"established"`
 	Epoch          uint32  `json:"epoch"`
 	LastRxMs       float64 `json:"last_rx_ms"`
 	TxRatePps      float64 `json:"tx_rate_pps"`
@@ -99,6 +99,7 @@ type CounterStatus struct {
 	UnknownHost       uint64 `json:"unknown_host_dropped"`
 	NoHost            uint64 `json:"no_bundle_dropped"`
 	OwnPackets        uint64 `json:"own_packets_dropped"`
+	Misdirected       uint64 `json:"misdirected_dropped"`
 	QueueDrops        uint64 `json:"queue_drops"`
 	SendErrors        uint64 `json:"send_errors"`
 	ReadErrors        uint64 `json:"read_errors"`
@@ -124,7 +125,7 @@ func (e *Engine) Status() Status {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s := Status{
-		VIP: e.cfg.VIP.String(), Epoch: e.epoch, Router: e.cfg.Router,
+		VIP: e.cfg.VIP.String(), Epoch: e.epoch,
 		ProbeIntervalMs: ms(int64(e.cfg.ProbeInterval)), DeadIntervalMs: ms(int64(e.cfg.DeadInterval)),
 		UptimeS: time.Duration(now).Seconds(), Peers: []string{}, Local: []LocalStatus{}, Hosts: []HostStatus{},
 		Malformed: map[string]int{},
@@ -153,7 +154,7 @@ func (e *Engine) Status() Status {
 
 func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 	hs := HostStatus{
-		VIP: h.vip.String(), Gateway: h.gateway, Epoch: h.epoch.Load(), LastRxMs: sinceMs(now, h.lastRx.Load()),
+		VIP: h.vip.String(), Gateway: h.gateway, Established: h.established.Load(), Epoch: h.epoch.Load(), LastRxMs: sinceMs(now, h.lastRx.Load()),
 		TxRatePps: h.rate.tx, RxRatePps: h.rate.rx, IDLimitPps: idLimit,
 		IDLimitShare: max(h.rate.tx, h.rate.rx) / idLimit, TxPackets: h.txData.Load(),
 		Delivered: h.rxData.Load(), LateDuplicates: h.lateDups.Load(),
@@ -211,7 +212,7 @@ func (e *Engine) counterStatus() CounterStatus {
 		TxPackets: st.txPackets.Load(), TxCopies: st.txCopies.Load(), RxPackets: st.rxPackets.Load(),
 		Delivered: st.delivered.Load(), DuplicatesDropped: st.duplicatesDropped.Load(),
 		MalformedDropped: st.malformedTotal(), LateDuplicates: st.lateDuplicates.Load(),
-		UnknownHost: st.unknownHost.Load(), NoHost: st.noHost.Load(), OwnPackets: st.ownPackets.Load(),
+		UnknownHost: st.unknownHost.Load(), NoHost: st.noHost.Load(), OwnPackets: st.ownPackets.Load(), Misdirected: st.misdirected.Load(),
 		QueueDrops: st.queueDrops.Load(), SendErrors: st.sendErrors.Load(), ReadErrors: st.readErrors.Load(),
 		Oversize: st.oversize.Load(), HostsEvicted: st.hostsEvicted.Load(), ProbesSent: st.probesSent.Load(),
 	}

@@ -1,0 +1,111 @@
+package aggregator
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/polylink/polylink/wire"
+)
+
+// forged builds a bundle packet as a stranger would: any host, index, state.
+func forged(t *testing.T, h wire.Header, p wire.Probe) []byte {
+	t.Helper()
+	b := make([]byte, wire.HeaderLen+wire.ProbeLen)
+	if err := h.Encode(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Encode(b[wire.HeaderLen:]); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func srttOf(e *Engine, vip netip.Addr, local string) float64 {
+	for _, h := range e.Status().Hosts {
+		if h.VIP == vip.String() {
+			for _, c := range h.Connections {
+				if c.Local == local && c.State == 2 {
+					return c.RTTMs
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func TestForgedProbeReplyGivesNoRTTSample(t *testing.T) {
+	p := newPair(t)
+	waitFor(t, "paths up with an RTT", 2*time.Second, func() bool { return srttOf(p.a, vipB, "eth0") > 0 })
+	before := srttOf(p.a, vipB, "eth0")
+	// B's identity on link 0, but a send time from long ago and a sequence
+	// A never used: a real reply would give an RTT of ~1000 s.
+	for seq := range uint32(50) {
+		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbeReply, Host: vipB, SrcIndex: 20, DstIndex: 10},
+			wire.Probe{SendTime: 1, Seq: 1<<20 + seq, Epoch: 7})
+		if err := p.aLinks[0].Inject(pkt, p.bAddrs[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if after := srttOf(p.a, vipB, "eth0"); after > 10*before+1 {
+		t.Fatalf("forged replies moved the RTT from %.3f ms to %.3f ms", before, after)
+	}
+}
+
+func TestMisdirectedPacketsAreDropped(t *testing.T) {
+	p := newPair(t)
+	waitFor(t, "paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 })
+	pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: vipB, SrcIndex: 20, DstIndex: 11},
+		wire.Probe{SendTime: 1, Seq: 1, Epoch: 7})
+	if err := p.aLinks[0].Inject(pkt, p.bAddrs[0]); err != nil { // link 0 has index 10, not 11
+		t.Fatal(err)
+	}
+	waitFor(t, "misdirected counted", time.Second, func() bool { return p.a.Status().Counters.Misdirected == 1 })
+}
+
+func TestForgedHostsCannotLockOutARealOne(t *testing.T) {
+	net := NewFakeNetwork()
+	routerAddr, hostAddr, strangerAddr := addr("198.18.0.1"), addr("198.18.0.2"), addr("198.18.0.66")
+	r, err := New(Config{VIP: addr("198.19.0.1"), Router: true, MaxHosts: 4, ProbeInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	r.AddLink(net.NewLink(1, "eth0", routerAddr, "s"))
+	stranger := net.NewLink(66, "eth0", strangerAddr, "s")
+	for i := range 200 { // a flood of forged hosts, each "already up"
+		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}),
+			SrcIndex: uint32(i + 1)}, wire.Probe{SendTime: 1, Seq: 1, Epoch: 9})
+		if err := stranger.WriteTo(pkt, routerAddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the flood processed", 2*time.Second, func() bool { return r.Status().Counters.RxPackets >= 200 })
+	if n := len(r.Status().Hosts); n > 4 {
+		t.Fatalf("host table holds %d hosts, limit 4", n)
+	}
+	h, err := New(Config{VIP: addr("198.19.0.2"), Peers: []netip.Addr{routerAddr}, ProbeInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	h.AddLink(net.NewLink(2, "eth0", hostAddr, "s"))
+	waitFor(t, "the real host admitted and established", 2*time.Second, func() bool {
+		for _, hs := range r.Status().Hosts {
+			if hs.VIP == "198.19.0.2" && hs.Established {
+				return true
+			}
+		}
+		return false
+	})
+	for range 100 { // a second flood must not evict the proven host
+		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: addr("10.9.9.9"), SrcIndex: 5},
+			wire.Probe{SendTime: 1, Seq: 1, Epoch: 9})
+		stranger.WriteTo(pkt, routerAddr)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !r.HasHost(addr("198.19.0.2")) {
+		t.Fatal("a forged flood evicted the established host")
+	}
+}
