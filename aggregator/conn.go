@@ -9,11 +9,14 @@ import (
 // connState is one end's knowledge of a connection, carried in every packet
 // it sends (the seed's handshake). On receipt of the other end's state s the
 // state becomes min(2, s+1); silence for the dead interval drops it to 0.
+// Beyond the seed, state 2 also needs proof: a reply to one of our own
+// probes (proven), since a stranger can write any state into a header.
 //
-//	   recv s=0          recv s≥1
-//	0 ─────────▶ 1 ───────────▶ 2
-//	▲                            │
-//	└──── silent for the dead interval (from 1 or 2)
+//	        recv s=0             recv s≥1, proven
+//	0 ───────────────▶ 1 ─────────────────────────▶ 2
+//	│ recv s≥1, proven                              │ recv s=0: back to 1
+//	└──────────────────────────────────────────────▶│
+//	▲ silent for the dead interval (from 1 or 2): 0, proof forgotten
 type connState uint8
 
 const (
@@ -45,12 +48,18 @@ func nextState(peer uint8) connState {
 	return connState(peer + 1)
 }
 
-// remoteNIC is one NIC of a remote host, named by the host's virtual address
-// and the NIC's ifindex; its underlay address is learned from packets.
+// remoteKey names a remote host's NIC: its ifindex and underlay address.
+type remoteKey struct {
+	index uint32
+	addr  netip.Addr
+}
+
+// remoteNIC is one NIC of a remote host, learned from its packets.
 type remoteNIC struct {
 	index  uint32
-	addr   netip.Addr // guarded by Engine.mu
+	addr   netip.Addr
 	lastRx atomic.Int64
+	proven atomic.Bool // a connection to it got a reply to our probe
 }
 
 // conn is one path: a local link × a remote NIC. Its state and counters are
@@ -63,6 +72,7 @@ type conn struct {
 
 	state  atomic.Uint32 // a connState
 	lastRx atomic.Int64  // engine clock, ns; 0 = never
+	proven atomic.Bool   // the far end answered our probe since the path was last dead
 
 	txPackets, txBytes   atomic.Uint64
 	rxPackets, rxBytes   atomic.Uint64
@@ -80,7 +90,11 @@ func (c *conn) onReceive(peerState uint8, now int64, n int) (cameUp bool) {
 	c.lastRx.Store(now)
 	c.rxPackets.Add(1)
 	c.rxBytes.Add(uint64(n))
-	next := uint32(nextState(peerState))
+	ns := nextState(peerState)
+	if ns == stateBoth && !c.proven.Load() {
+		ns = stateRecv
+	}
+	next := uint32(ns)
 	old := c.state.Swap(next)
 	return old != uint32(stateBoth) && next == uint32(stateBoth)
 }

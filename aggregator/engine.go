@@ -30,6 +30,8 @@ type Engine struct {
 	hosts map[netip.Addr]*host // guarded by mu
 	stats counters
 
+	closed bool // guarded by mu: set by Close; later links are refused
+
 	wg        sync.WaitGroup
 	done      chan struct{}
 	closeOnce sync.Once
@@ -39,9 +41,21 @@ type Engine struct {
 // swapped (the NIC changed address) without losing its connections.
 type localLink struct {
 	index int
-	name  string
+	name  string // guarded by Engine.mu
 	cur   atomic.Pointer[linkHolder]
-	queue chan txItem // closed under Engine.mu's write lock when removed
+	// queue is never closed, so a sender that raced with removal cannot
+	// panic; removal closes done instead, which ends the writer, and sets
+	// removed, which makes enqueue drop.
+	queue   chan txItem
+	done    chan struct{}
+	removed atomic.Bool
+}
+
+// retire stops the link's writer; packets still queued are dropped.
+// Called once, with Engine.mu write-locked.
+func (ll *localLink) retire() {
+	ll.removed.Store(true)
+	close(ll.done)
 }
 
 type linkHolder struct{ Link }
@@ -95,6 +109,11 @@ func randomUint32() uint32 {
 // the old Link is closed.
 func (e *Engine) AddLink(l Link) {
 	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		closeLink(l)
+		return
+	}
 	ll := e.links[l.Index()]
 	var old Link
 	if ll != nil {
@@ -102,7 +121,7 @@ func (e *Engine) AddLink(l Link) {
 		ll.cur.Store(&linkHolder{l})
 		ll.name = l.Name()
 	} else {
-		ll = &localLink{index: l.Index(), name: l.Name(), queue: make(chan txItem, e.cfg.QueueLen)}
+		ll = &localLink{index: l.Index(), name: l.Name(), queue: make(chan txItem, e.cfg.QueueLen), done: make(chan struct{})}
 		ll.cur.Store(&linkHolder{l})
 		e.links[ll.index] = ll
 		for _, h := range e.hosts {
@@ -135,16 +154,9 @@ func (e *Engine) RemoveLink(index int) {
 	}
 	delete(e.links, index)
 	for _, h := range e.hosts {
-		kept := h.conns[:0]
-		for _, c := range h.conns {
-			if c.link != ll {
-				kept = append(kept, c)
-			}
-		}
-		clear(h.conns[len(kept):])
-		h.conns = kept
+		h.dropConns(func(c *conn) bool { return c.link == ll })
 	}
-	close(ll.queue)
+	ll.retire()
 	e.mu.Unlock()
 	closeLink(ll.current())
 	e.log.Debug("link removed", zap.String("link", ll.name), zap.Int("index", index))
@@ -186,10 +198,11 @@ func (e *Engine) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.done)
 		e.mu.Lock()
+		e.closed = true
 		links := make([]*localLink, 0, len(e.links))
 		for i, ll := range e.links {
 			links = append(links, ll)
-			close(ll.queue)
+			ll.retire()
 			delete(e.links, i)
 		}
 		e.mu.Unlock()

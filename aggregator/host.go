@@ -12,7 +12,7 @@ import (
 type host struct {
 	vip     netip.Addr
 	gateway bool // met through a configured peer address
-	remotes map[uint32]*remoteNIC
+	remotes map[remoteKey]*remoteNIC
 	conns   []*conn
 
 	nextID   atomic.Uint32
@@ -38,6 +38,19 @@ func (h *host) connFor(ll *localLink, r *remoteNIC) *conn {
 		}
 	}
 	return nil
+}
+
+// dropConns removes the connections drop selects. Called with Engine.mu
+// write-locked.
+func (h *host) dropConns(drop func(*conn) bool) {
+	kept := h.conns[:0]
+	for _, c := range h.conns {
+		if !drop(c) {
+			kept = append(kept, c)
+		}
+	}
+	clear(h.conns[len(kept):])
+	h.conns = kept
 }
 
 // anyUp reports whether some connection is in state 2. Data goes on every

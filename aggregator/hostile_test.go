@@ -109,3 +109,48 @@ func TestForgedHostsCannotLockOutARealOne(t *testing.T) {
 		t.Fatal("a forged flood evicted the established host")
 	}
 }
+
+func TestForgedStateCannotOpenAPath(t *testing.T) {
+	p := newPair(t)
+	waitFor(t, "paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 })
+	spoofer := p.net.NewLink(66, "eth0", addr("198.18.0.66"), "s0")
+	// Claims to be B's NIC 20 ("already up", state 2) from its own address.
+	pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: vipB, SrcIndex: 20}, wire.Probe{SendTime: 1, Seq: 1, Epoch: 5})
+	for range 5 {
+		if err := spoofer.WriteTo(pkt, p.aAddrs[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the spoofed NIC learned", time.Second, func() bool {
+		for _, h := range p.a.Status().Hosts {
+			for _, c := range h.Connections {
+				if c.RemoteAddr == "198.18.0.66" {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	for i := range uint32(20) {
+		p.a.Send(vipB, ipv4Packet(i))
+	}
+	waitFor(t, "B got the data", time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 20 })
+	for _, h := range p.a.Status().Hosts {
+		for _, c := range h.Connections {
+			if c.RemoteAddr == "198.18.0.66" && (c.State == 2 || c.Carrying) {
+				t.Fatalf("a forged state opened a path: %+v", c)
+			}
+		}
+	}
+	if got := upConns(p.a, vipB); got != 2 {
+		t.Fatalf("real paths up: %d, want 2", got)
+	}
+	time.Sleep(50 * time.Millisecond)
+	for len(spoofer.inbox) > 0 {
+		fp := <-spoofer.inbox
+		var h wire.Header
+		if _, err := wire.Decode(fp.data, &h); err == nil && h.Kind == wire.KindData {
+			t.Fatal("the spoofer received a data packet")
+		}
+	}
+}

@@ -41,8 +41,7 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 	var h wire.Header
 	body, err := wire.Decode(pkt, &h)
 	if err != nil {
-		var we wire.Error
-		if errors.As(err, &we) && int(we) < len(e.stats.malformed) {
+		if we, ok := err.(wire.Error); ok && int(we) < len(e.stats.malformed) {
 			e.stats.malformed[we].Add(1)
 		} else {
 			e.stats.malformed[0].Add(1)
@@ -68,10 +67,13 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 	}
 	now := e.now()
 	e.mu.RLock()
-	c := e.connLocked(ll, src, &h, now)
+	c, fresh := e.connLocked(ll, src, &h, now)
 	if c == nil {
 		e.mu.RUnlock()
 		return
+	}
+	if h.Kind == wire.KindProbeReply && c.probes.reply(probe.Seq, probe.SendTime, now) {
+		e.onProven(c, probe.Epoch)
 	}
 	if c.onReceive(h.State, now, len(pkt)) {
 		e.log.Info("path up", zap.String("link", ll.name), zap.Stringer("remote", src),
@@ -79,6 +81,9 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 	}
 	c.host.lastRx.Store(now)
 	c.remote.lastRx.Store(now)
+	if fresh {
+		e.probe(c, now) // prove the new path at once rather than at the next tick
+	}
 	switch h.Kind {
 	case wire.KindData:
 		deliver := e.firstCopy(c, &h, now)
@@ -90,19 +95,27 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 		}
 		return
 	case wire.KindProbe:
-		e.checkEpoch(c.host, probe.Epoch)
+		if c.proven.Load() {
+			e.checkEpoch(c.host, probe.Epoch)
+		}
 		reply := probe
 		reply.Epoch = e.epoch
 		e.sendProbe(c, wire.KindProbeReply, &reply)
-	case wire.KindProbeReply:
-		if c.probes.reply(probe.Seq, probe.SendTime, now) {
-			// Only a host that answers our own probes has shown it
-			// receives us; before that it may be a forged address.
-			c.host.established.Store(true)
-			e.checkEpoch(c.host, probe.Epoch)
-		}
 	}
 	e.mu.RUnlock()
+}
+
+// onProven records that c's far end answered one of our probes: it
+// receives what we send, so the path may reach state 2, and its host is no
+// forged address. Called with e.mu read-locked.
+func (e *Engine) onProven(c *conn, epoch uint32) {
+	c.proven.Store(true)
+	c.remote.proven.Store(true)
+	if c.host.established.CompareAndSwap(false, true) {
+		e.log.Info("host joined", zap.Stringer("host", c.host.vip), zap.Stringer("via", c.remote.addr),
+			zap.Bool("gateway", c.host.gateway))
+	}
+	e.checkEpoch(c.host, epoch)
 }
 
 // firstCopy runs a data packet through the duplicate filter and counts it;
@@ -134,49 +147,54 @@ func (e *Engine) checkEpoch(h *host, epoch uint32) {
 }
 
 // connLocked finds the connection a packet came on, learning the host, the
-// remote NIC and the connection when they are new and acceptable. It is
-// called with e.mu read-locked and returns with it read-locked; it takes the
-// write lock only to learn something new. nil means drop the packet.
-func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now int64) *conn {
-	if hs := e.hosts[h.Host]; hs != nil {
-		if r := hs.remotes[h.SrcIndex]; r != nil && r.addr == src {
+// remote NIC and the connection when they are new and acceptable; fresh
+// says the connection was just made. It is called with e.mu read-locked and
+// returns with it read-locked; it takes the write lock only to learn
+// something new. nil means drop the packet.
+//
+// A remote NIC is its host's ifindex and address together: a packet from a
+// known NIC index but another address makes a new remote NIC, which must
+// prove itself like any other, rather than redirecting a working path to
+// whoever forged that source address.
+func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now int64) (c *conn, fresh bool) {
+	key := remoteKey{index: h.SrcIndex, addr: src}
+	hs := e.hosts[h.Host]
+	if hs != nil {
+		if r := hs.remotes[key]; r != nil {
 			if c := hs.connFor(ll, r); c != nil {
-				return c
+				return c, false
 			}
 		}
+	} else if !e.peers[src] && !e.cfg.Router {
+		e.stats.unknownHost.Add(1) // decided without the write lock: strangers cannot stall the engine
+		return nil, false
 	}
 	e.mu.RUnlock()
 	defer e.mu.RLock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.links[ll.index] != ll {
-		return nil // the link went away meanwhile
+		return nil, false // the link went away meanwhile
 	}
-	hs := e.hosts[h.Host]
-	if hs == nil {
+	if hs = e.hosts[h.Host]; hs == nil {
 		if hs = e.learnHost(h.Host, src, now); hs == nil {
 			e.stats.unknownHost.Add(1)
-			return nil
+			return nil, false
 		}
 	}
-	r := hs.remotes[h.SrcIndex]
+	r := hs.remotes[key]
 	if r == nil {
-		if r = e.learnRemote(hs, h.SrcIndex, src, now); r == nil {
+		if r = e.learnRemote(hs, key, now); r == nil {
 			e.stats.unknownHost.Add(1)
-			return nil
+			return nil, false
 		}
-	}
-	if r.addr != src {
-		e.log.Info("remote NIC moved", zap.Stringer("host", hs.vip), zap.Uint32("index", r.index),
-			zap.Stringer("from", r.addr), zap.Stringer("to", src))
-		r.addr = src
 	}
 	if c := hs.connFor(ll, r); c != nil {
-		return c
+		return c, false
 	}
-	c := &conn{host: hs, link: ll, remote: r}
+	c = &conn{host: hs, link: ll, remote: r}
 	hs.conns = append(hs.conns, c)
-	return c
+	return c, true
 }
 
 // learnHost accepts a new host if it came through a configured peer address
@@ -189,11 +207,12 @@ func (e *Engine) learnHost(vip, src netip.Addr, now int64) *host {
 	if len(e.hosts) >= e.cfg.MaxHosts && !e.evictForNewHost(now) {
 		return nil
 	}
-	h := &host{vip: vip, gateway: viaPeer, remotes: map[uint32]*remoteNIC{}}
+	h := &host{vip: vip, gateway: viaPeer, remotes: map[remoteKey]*remoteNIC{}}
 	h.nextID.Store(randomUint32() % 8192)
 	h.lastRx.Store(now)
 	e.hosts[vip] = h
-	e.log.Info("host joined", zap.Stringer("host", vip), zap.Stringer("via", src))
+	// Logged once it answers a probe (onProven): a flood of forged
+	// addresses must not flood the log.
 	return h
 }
 
@@ -225,43 +244,44 @@ func (e *Engine) evictForNewHost(now int64) bool {
 }
 
 // learnRemote adds a NIC of host hs and a connection to it from every
-// local link, within MaxRemotesPerHost. Called with e.mu write-locked.
-func (e *Engine) learnRemote(hs *host, index uint32, src netip.Addr, now int64) *remoteNIC {
+// local link, within MaxRemotesPerHost: when full, the oldest NIC that never
+// answered a probe goes first, else one silent past the dead interval.
+// Called with e.mu write-locked.
+func (e *Engine) learnRemote(hs *host, key remoteKey, now int64) *remoteNIC {
 	if len(hs.remotes) >= e.cfg.MaxRemotesPerHost {
-		var oldest *remoteNIC
+		var unproven, silent *remoteNIC
 		for _, r := range hs.remotes {
-			if oldest == nil || r.lastRx.Load() < oldest.lastRx.Load() {
-				oldest = r
+			if !r.proven.Load() {
+				if unproven == nil || r.lastRx.Load() < unproven.lastRx.Load() {
+					unproven = r
+				}
+			} else if silent == nil || r.lastRx.Load() < silent.lastRx.Load() {
+				silent = r
 			}
 		}
-		if now-oldest.lastRx.Load() < int64(e.cfg.DeadInterval) {
+		victim := unproven
+		if victim == nil && now-silent.lastRx.Load() >= int64(e.cfg.DeadInterval) {
+			victim = silent
+		}
+		if victim == nil {
 			return nil
 		}
-		e.removeRemoteLocked(hs, oldest)
+		hs.dropConns(func(c *conn) bool { return c.remote == victim })
+		delete(hs.remotes, remoteKey{victim.index, victim.addr})
 	}
-	r := &remoteNIC{index: index, addr: src}
+	r := &remoteNIC{index: key.index, addr: key.addr}
 	r.lastRx.Store(now)
-	hs.remotes[index] = r
+	hs.remotes[key] = r
 	for _, ll := range e.links {
 		hs.conns = append(hs.conns, &conn{host: hs, link: ll, remote: r})
 	}
 	return r
 }
 
-func (e *Engine) removeRemoteLocked(hs *host, r *remoteNIC) {
-	delete(hs.remotes, r.index)
-	kept := hs.conns[:0]
-	for _, c := range hs.conns {
-		if c.remote != r {
-			kept = append(kept, c)
-		}
-	}
-	clear(hs.conns[len(kept):])
-	hs.conns = kept
-}
-
 func (e *Engine) removeHostLocked(h *host, why string) {
 	delete(e.hosts, h.vip)
 	e.dedup.Remove(h.vip)
-	e.log.Info("host left", zap.Stringer("host", h.vip), zap.String("why", why))
+	if h.established.Load() {
+		e.log.Info("host left", zap.Stringer("host", h.vip), zap.String("why", why))
+	}
 }

@@ -7,9 +7,12 @@ import (
 	"github.com/polylink/polylink/wire"
 )
 
-// bufSize holds a bundle header and the largest packet a TUN hands over
-// with any MTU polylink sets (≤ 1500 less the outer header), with room to spare.
+// bufSize holds a bundle header and the largest packet polylink carries.
 const bufSize = 2048
+
+// MaxPacket is the largest inner packet the engine carries: the TUN's MTU
+// may not exceed it.
+const MaxPacket = bufSize - wire.HeaderLen
 
 // packetBuf is a transmit buffer. A queued txItem owns its buffer: the
 // writer returns it to the pool after the write. Duplication copies the
@@ -29,14 +32,14 @@ type txItem struct {
 // on every connection in state 2 (all, while none is). It never blocks: a
 // full link queue drops that copy and counts it.
 func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
-	if len(pkt) > bufSize-wire.HeaderLen {
+	if len(pkt) > MaxPacket {
 		e.stats.oversize.Add(1)
 		return errOversize
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	h := e.hosts[vip]
-	if h == nil {
+	if h == nil || e.closed {
 		e.stats.noHost.Add(1)
 		return ErrNoHost
 	}
@@ -64,9 +67,12 @@ func (e sendError) Error() string { return string(e) }
 const errOversize = sendError("packet larger than a bundle buffer")
 
 // enqueue builds one bundle packet (header h, our Host filled in, then
-// body) in a pooled buffer and queues it on ll. Callers hold e.mu for
-// reading, so ll.queue is not closed under them.
+// body) in a pooled buffer and sends or queues it on ll. A link removed
+// meanwhile takes nothing.
 func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.Addr, h wire.Header, body []byte) {
+	if ll.removed.Load() {
+		return
+	}
 	h.Host = e.cfg.VIP
 	b := bufPool.Get().(*packetBuf)
 	if err := h.Encode(b[:]); err != nil {
@@ -89,8 +95,9 @@ func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.Addr, h wire.Header, 
 }
 
 // tryDirect sends at once from the caller's goroutine when the link can
-// without blocking; false means queue the packet instead. With an empty
-// queue nothing sent earlier is overtaken.
+// without blocking; false means queue the packet instead. Sending only
+// while the queue is empty keeps order, but for the writer's last packet,
+// which it may still be writing.
 func (e *Engine) tryDirect(ll *localLink, c *conn, b *packetBuf, n int, dst netip.Addr) bool {
 	tw, ok := ll.current().(TryWriter)
 	if !ok {
@@ -125,9 +132,14 @@ func (e *Engine) countWrite(c *conn, n int, err error) {
 // counted; it never stops the loop or other links.
 func (e *Engine) writeLoop(ll *localLink) {
 	defer e.wg.Done()
-	for it := range ll.queue {
-		err := ll.current().WriteTo(it.buf[:it.n], it.dst)
-		e.countWrite(it.conn, it.n, err)
-		bufPool.Put(it.buf)
+	for {
+		select {
+		case <-ll.done:
+			return
+		case it := <-ll.queue:
+			err := ll.current().WriteTo(it.buf[:it.n], it.dst)
+			e.countWrite(it.conn, it.n, err)
+			bufPool.Put(it.buf)
+		}
 	}
 }

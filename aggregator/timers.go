@@ -43,9 +43,12 @@ func (e *Engine) onProbeTick() {
 		for _, c := range h.conns {
 			if st := c.state.Load(); st != uint32(stateSend) && now-c.lastRx.Load() > dead &&
 				c.state.CompareAndSwap(st, uint32(stateSend)) {
-				e.log.Info("path down", zap.String("link", c.link.name),
-					zap.Stringer("remote", c.remote.addr), zap.Stringer("host", h.vip),
-					zap.Duration("silent", time.Duration(now-c.lastRx.Load())))
+				c.proven.Store(false)
+				if st == uint32(stateBoth) {
+					e.log.Info("path down", zap.String("link", c.link.name),
+						zap.Stringer("remote", c.remote.addr), zap.Stringer("host", h.vip),
+						zap.Duration("silent", time.Duration(now-c.lastRx.Load())))
+				}
 			}
 			e.probe(c, now)
 		}
@@ -130,11 +133,14 @@ func (e *Engine) expireLocked(now int64) {
 			e.removeHostLocked(h, "silent past the host timeout")
 			continue
 		}
-		for _, r := range h.remotes {
+		for key, r := range h.remotes {
 			if now-r.lastRx.Load() > timeout {
-				e.removeRemoteLocked(h, r)
-				e.log.Info("remote NIC forgotten", zap.Stringer("host", h.vip),
-					zap.Uint32("index", r.index), zap.Stringer("addr", r.addr))
+				h.dropConns(func(c *conn) bool { return c.remote == r })
+				delete(h.remotes, key)
+				if r.proven.Load() {
+					e.log.Info("remote NIC forgotten", zap.Stringer("host", h.vip),
+						zap.Uint32("index", r.index), zap.Stringer("addr", r.addr))
+				}
 			}
 		}
 		h.rate.update(now, h.txData.Load(), h.rxData.Load())

@@ -58,7 +58,8 @@ func StartDaemon(ns *Namespace, h Host, binary, control, logPath string, args ..
 	}
 }
 
-// Stop ends the daemon with SIGTERM, then SIGKILL after 5 s, and waits.
+// Stop ends the daemon with SIGTERM, then SIGKILL after 5 s, and waits. A
+// daemon that did not exit cleanly (a panic on shutdown, say) is an error.
 func (d *Daemon) Stop() error {
 	if d == nil || d.cmd.Process == nil {
 		return nil
@@ -67,6 +68,9 @@ func (d *Daemon) Stop() error {
 	select {
 	case err := <-d.done:
 		d.done <- err
+		if err != nil {
+			return fmt.Errorf("polylink in %s exited with %v: %s", d.Host, err, lastLines(d.Log, 3))
+		}
 		return nil
 	case <-time.After(5 * time.Second):
 		_ = d.cmd.Process.Kill()

@@ -27,14 +27,28 @@ func (l socketLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
 }
 func (l socketLink) Close() error { return l.s.Close() }
 
-// startLinks starts the NIC monitor and feeds its events to the engine:
-// this is the one place linkmon meets the bundle engine.
-func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkmon.Monitor, error) {
+// linkFeed is the NIC monitor and the goroutine that feeds its events to
+// the engine: the one place linkmon meets the bundle engine.
+type linkFeed struct {
+	mon  *linkmon.Monitor
+	done chan struct{}
+}
+
+// Close stops the monitor and waits until its last event reached the
+// engine, so no link is added to an engine being closed.
+func (f *linkFeed) Close() {
+	f.mon.Close()
+	<-f.done
+}
+
+func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkFeed, error) {
 	mon, err := linkmon.New(linkmon.Config{Exclude: append([]string{cfg.tun}, cfg.exclude...), Logger: log})
 	if err != nil {
 		return nil, err
 	}
+	f := &linkFeed{mon: mon, done: make(chan struct{})}
 	go func() {
+		defer close(f.done)
 		sockets := map[int]*linkmon.Socket{} // the socket the engine uses per NIC index
 		for ev := range mon.Events() {
 			switch ev.Kind {
@@ -50,5 +64,5 @@ func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkmo
 			}
 		}
 	}()
-	return mon, nil
+	return f, nil
 }

@@ -453,8 +453,10 @@ func TestRouterHostTableBoundedUnderForgedHosts(t *testing.T) {
 	if maxSeen > maxHosts || len(st.Hosts) > maxHosts {
 		t.Errorf("router's host table grew to %d (now %d), beyond --max-hosts %d", maxSeen, len(st.Hosts), maxHosts)
 	}
-	if st.Counters.HostsEvicted == 0 || st.Counters.UnknownHost == 0 {
-		t.Errorf("the flood never filled the table: %d evicted, %d refused", st.Counters.HostsEvicted, st.Counters.UnknownHost)
+	// Forged hosts never answer the router's probes, so each newcomer evicts
+	// the oldest of them and the proven hosts keep their places.
+	if st.Counters.HostsEvicted == 0 {
+		t.Errorf("the flood never filled the table: %d evicted", st.Counters.HostsEvicted)
 	}
 	if !hasHost(rn.vm1, vipVM0) || !hasHost(rn.vm1, vipVM2) || rn.vm1.upPaths(vipVM0) != 2 || rn.vm1.upPaths(vipVM2) != 2 {
 		t.Errorf("the real hosts lost their place or paths: hosts %v", hostVIPs(rn.vm1))
@@ -462,12 +464,15 @@ func TestRouterHostTableBoundedUnderForgedHosts(t *testing.T) {
 	if r.Sent == 0 || r.Lost != 0 || r.Duplicates != 0 {
 		t.Fatalf("real stream under the flood: sent %d lost %d duplicates %d; want 0 lost, 0 duplicates", r.Sent, r.Lost, r.Duplicates)
 	}
-	// The router answers each forged probe to VM0's eth0 with a reply that
-	// matches VM0's own path to it; logged, not asserted: the path's RTT
-	// shows whether such stray replies are taken as samples.
+	// The router answers each forged probe to VM0's eth0 with a reply
+	// naming a NIC index VM0 does not have: dropped as misdirected, and
+	// in any case no RTT sample, since it answers no probe VM0 sent.
 	for _, c := range rn.vm0.status().Hosts[0].Connections {
 		if c.State == 2 {
 			t.Logf("VM0's path %s → %s after the flood: srtt %.3f ms", c.Local, c.RemoteAddr, c.RTTMs)
+			if c.RTTMs > 50 {
+				t.Errorf("forged replies skewed VM0's RTT on %s: %.1f ms", c.Local, c.RTTMs)
+			}
 		}
 	}
 }

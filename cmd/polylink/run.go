@@ -103,8 +103,8 @@ func parseRunFlags(args []string) (runConfig, error) {
 	if c.probe < 10*time.Millisecond || c.probe > 10*time.Second {
 		return c, usagef("run: --probe %v: want between 10ms and 10s", c.probe)
 	}
-	if c.mtu < 576 || c.mtu > 65535-outerIPv4Len-wire.HeaderLen {
-		return c, usagef("run: --mtu %d: want 576 to %d", c.mtu, 65535-outerIPv4Len-wire.HeaderLen)
+	if c.mtu < 576 || c.mtu > aggregator.MaxPacket {
+		return c, usagef("run: --mtu %d: want 576 to %d", c.mtu, aggregator.MaxPacket)
 	}
 	if c.maxHosts < 1 || c.maxNICs < 1 {
 		return c, usagef("run: --max-hosts and --max-nics must be at least 1")
@@ -161,18 +161,26 @@ func runCommand(args []string) error {
 }
 
 // runDaemon wires TUN, engine, router, NIC monitor and control socket, runs
-// until ctx ends, then takes everything down in reverse order.
-func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) error {
+// until ctx ends, then takes everything down in the one safe order: stop
+// the sources of work first (status clients, NIC events, the TUN reader),
+// then the engine that served them.
+func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) {
 	if name, err := router.PrefixInUse(cfg.vip.Masked()); err != nil {
 		return fmt.Errorf("run: %w", err)
 	} else if name != "" {
 		return fmt.Errorf("run: virtual network %s overlaps an address on %s: pick another --vip", cfg.vip.Masked(), name)
 	}
+	var teardown []func() // run last to first
+	defer func() {
+		for i := len(teardown) - 1; i >= 0; i-- {
+			teardown[i]()
+		}
+	}()
 	tun, err := router.OpenTUN(router.TUNConfig{Name: cfg.tun, Prefix: cfg.vip, MTU: cfg.mtu})
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	defer tun.Close()
+	teardown = append(teardown, func() { tun.Close() })
 
 	var rt *router.Router
 	eng, err := aggregator.New(aggregator.Config{
@@ -183,22 +191,23 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	defer eng.Close()
+	teardown = append(teardown, func() { eng.Close() })
 	rt = router.New(router.Config{Device: tun, Prefix: cfg.vip, Relay: cfg.relay, Routes: cfg.routes,
 		Logger: log.Named("router")}, eng)
+	teardown = append(teardown, func() { tun.Close(); rt.Wait() })
 
-	mon, err := startLinks(cfg, eng, log.Named("links"))
+	links, err := startLinks(cfg, eng, log.Named("links"))
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	defer mon.Close()
+	teardown = append(teardown, links.Close)
 	rt.Start()
 
 	ctl, err := listenControl(cfg.control, func() any { return buildStatus(tun, rt, eng) })
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	defer ctl.Close()
+	teardown = append(teardown, func() { ctl.Close() })
 
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
 		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
