@@ -30,7 +30,8 @@ type Engine struct {
 	hosts map[netip.Addr]*host // guarded by mu
 	stats counters
 
-	closed bool // guarded by mu: set by Close; later links are refused
+	closed  bool                       // guarded by mu: set by Close; later links are refused
+	gateway atomic.Pointer[netip.Addr] // see Gateway
 
 	wg        sync.WaitGroup
 	done      chan struct{}
@@ -178,18 +179,35 @@ func (e *Engine) HasHost(vip netip.Addr) bool {
 	return e.hosts[vip] != nil
 }
 
-// Gateway returns a host met through a configured peer address (the lowest
-// such address, for determinism): hosts route what they don't know to it.
+// Gateway returns the host that hosts route what they don't know to: the
+// lowest-addressed host met through a configured peer address, preferring
+// ones that answered our probes. Lock-free: the router asks per packet.
 func (e *Engine) Gateway() (netip.Addr, bool) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
+	if g := e.gateway.Load(); g != nil {
+		return *g, true
+	}
+	return netip.Addr{}, false
+}
+
+// updateGateway recomputes Gateway's answer. Called with e.mu held (read or
+// write) whenever a host comes, goes or proves itself.
+func (e *Engine) updateGateway() {
 	var best netip.Addr
+	bestProven := false
 	for vip, h := range e.hosts {
-		if h.gateway && (!best.IsValid() || vip.Less(best)) {
-			best = vip
+		if !h.gateway {
+			continue
+		}
+		proven := h.established.Load()
+		if !best.IsValid() || (proven && !bestProven) || (proven == bestProven && vip.Less(best)) {
+			best, bestProven = vip, proven
 		}
 	}
-	return best, best.IsValid()
+	if best.IsValid() {
+		e.gateway.Store(&best)
+	} else {
+		e.gateway.Store(nil)
+	}
 }
 
 // Close stops the engine: the timer, every writer, and every reader (by

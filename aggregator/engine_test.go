@@ -232,6 +232,11 @@ func TestRestartedPeerIsNotTakenForDuplicates(t *testing.T) {
 		p.a.Send(vipB, ipv4Packet(i))
 	}
 	waitFor(t, "first run delivered", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 300 })
+	// A real restart takes longer than the path skew: no copy of the old
+	// run is still in flight when the new one starts.
+	waitFor(t, "first run's second copies in", 2*time.Second, func() bool {
+		return p.b.Status().Counters.DuplicatesDropped == 300
+	})
 
 	// Restart A: same addresses, new engine, new epoch, fresh ID counter.
 	p.a.Close()
@@ -247,9 +252,14 @@ func TestRestartedPeerIsNotTakenForDuplicates(t *testing.T) {
 	for i := range uint32(300) {
 		a2.Send(vipB, ipv4Packet(1000+i))
 	}
-	waitFor(t, "second run delivered", 2*time.Second, func() bool {
-		return p.b.Status().Counters.Delivered-before == 300
-	})
+	deadline := time.Now().Add(2 * time.Second)
+	for p.b.Status().Counters.Delivered-before != 300 {
+		if time.Now().After(deadline) {
+			st := p.b.Status()
+			t.Fatalf("second run: %d of 300 delivered; B's counters %+v; hosts %+v", st.Counters.Delivered-before, st.Counters, st.Hosts)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 func setNextID(e *Engine, vip netip.Addr, id uint32) {

@@ -7,9 +7,11 @@ import "net/netip"
 // underlay addresses. linkmon's sockets satisfy it through a thin adapter in
 // cmd; FakeNetwork provides in-memory ones.
 //
-// ReadFrom is called from one goroutine; WriteTo from one other goroutine.
-// After the link is closed by its owner, ReadFrom returns an error that
-// matches net.ErrClosed, which ends the engine's reader.
+// ReadFrom is called from one goroutine; WriteTo from the link's writer
+// goroutine; TryWriteTo (if the link has it) from any goroutine at once, so
+// it must be safe for concurrent use. After the link is closed, ReadFrom
+// returns an error that matches net.ErrClosed, which ends the engine's
+// reader.
 type Link interface {
 	// Index is the NIC's interface index; it names the link on the wire.
 	Index() int

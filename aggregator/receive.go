@@ -16,6 +16,7 @@ import (
 func (e *Engine) readLoop(ll *localLink, l Link) {
 	defer e.wg.Done()
 	buf := make([]byte, 65536)
+	failures := 0
 	for {
 		pkt, src, err := l.ReadFrom(buf)
 		if err != nil {
@@ -23,13 +24,18 @@ func (e *Engine) readLoop(ll *localLink, l Link) {
 				return
 			}
 			e.stats.readErrors.Add(1)
-			select { // a persistent error must not spin a core
-			case <-e.done:
-				return
-			case <-time.After(10 * time.Millisecond):
+			// One bad packet costs nothing; a persistent error must not
+			// spin a core.
+			if failures++; failures > 3 {
+				select {
+				case <-e.done:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
 			}
 			continue
 		}
+		failures = 0
 		e.handle(ll, src, pkt)
 	}
 }
@@ -95,7 +101,12 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 		}
 		return
 	case wire.KindProbe:
-		if c.proven.Load() {
+		// A new epoch counts from a NIC that has answered our probes
+		// before (a restarted peer keeps its NICs, so its first probe
+		// resets the window before its first data), or when the host has
+		// no proven path left: a forged epoch then resets a window no
+		// real copies are flowing through.
+		if c.remote.proven.Load() || !c.host.anyProven() {
 			e.checkEpoch(c.host, probe.Epoch)
 		}
 		reply := probe
@@ -112,6 +123,7 @@ func (e *Engine) onProven(c *conn, epoch uint32) {
 	c.proven.Store(true)
 	c.remote.proven.Store(true)
 	if c.host.established.CompareAndSwap(false, true) {
+		e.updateGateway()
 		e.log.Info("host joined", zap.Stringer("host", c.host.vip), zap.Stringer("via", c.remote.addr),
 			zap.Bool("gateway", c.host.gateway))
 	}
@@ -211,6 +223,7 @@ func (e *Engine) learnHost(vip, src netip.Addr, now int64) *host {
 	h.nextID.Store(randomUint32() % 8192)
 	h.lastRx.Store(now)
 	e.hosts[vip] = h
+	e.updateGateway()
 	// Logged once it answers a probe (onProven): a flood of forged
 	// addresses must not flood the log.
 	return h
@@ -280,6 +293,7 @@ func (e *Engine) learnRemote(hs *host, key remoteKey, now int64) *remoteNIC {
 
 func (e *Engine) removeHostLocked(h *host, why string) {
 	delete(e.hosts, h.vip)
+	e.updateGateway()
 	e.dedup.Remove(h.vip)
 	if h.established.Load() {
 		e.log.Info("host left", zap.Stringer("host", h.vip), zap.String("why", why))

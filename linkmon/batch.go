@@ -254,7 +254,7 @@ func (b *batch) sendOnFD(fd uintptr) bool {
 // forget drops the pointers into callers' buffers so a pooled batch does
 // not keep them alive.
 func (b *batch) forget() {
-	for i := range b.iovs {
+	for i := range b.iovs[:max(b.count, 1)] {
 		b.iovs[i].Base = nil
 	}
 }
