@@ -80,12 +80,7 @@ func connState(n *node, vip, remoteAddr string) int {
 func TestCutLinkMidStreamLosesNothing(t *testing.T) {
 	tn := newTwoNodes(t)
 	flow := udpFlow(t, "polylink", tn.a, tn.b, tn.vipB, 5001, stream.AudioProfile(500, 200, 4*time.Second))
-	var (
-		res     []stream.Result
-		measErr error
-		wg      sync.WaitGroup
-	)
-	wg.Go(func() { res, measErr = stream.Measure(context.Background(), []stream.Flow{flow}, stream.Options{}) })
+	wait := measureInBackground(flow)
 
 	time.Sleep(time.Second)
 	cut := time.Now()
@@ -112,11 +107,7 @@ func TestCutLinkMidStreamLosesNothing(t *testing.T) {
 	if d := time.Since(restore); d > time.Second {
 		t.Errorf("restored path up after %v, want within about one probe interval", d)
 	}
-	wg.Wait()
-	if measErr != nil {
-		t.Fatal(measErr)
-	}
-	if r := res[0]; r.Lost != 0 || r.Duplicates != 0 {
+	if r := wait(t); r.Lost != 0 || r.Duplicates != 0 {
 		t.Fatalf("cut mid-stream: sent %d lost %d duplicates %d; want 0 lost, 0 duplicates", r.Sent, r.Lost, r.Duplicates)
 	}
 }
@@ -164,12 +155,7 @@ func TestRestartMidStreamResumesWithoutDuplicateDrops(t *testing.T) {
 func TestGarbageOnRawSocketsIsDroppedAndCounted(t *testing.T) {
 	tn := newTwoNodes(t)
 	flow := udpFlow(t, "polylink", tn.a, tn.b, tn.vipB, 5003, stream.AudioProfile(500, 200, 2*time.Second))
-	var (
-		res     []stream.Result
-		measErr error
-		wg      sync.WaitGroup
-	)
-	wg.Go(func() { res, measErr = stream.Measure(context.Background(), []stream.Flow{flow}, stream.Options{}) })
+	wait := measureInBackground(flow)
 
 	garbage := [][]byte{
 		{},                             // nothing after the outer header
@@ -201,11 +187,7 @@ func TestGarbageOnRawSocketsIsDroppedAndCounted(t *testing.T) {
 	waitFor(t, "A counts every garbage packet as malformed", 3*time.Second, func() bool {
 		return tn.na.status().Counters.MalformedDropped == want
 	})
-	wg.Wait()
-	if measErr != nil {
-		t.Fatal(measErr)
-	}
-	if r := res[0]; r.Lost != 0 || r.Duplicates != 0 {
+	if r := wait(t); r.Lost != 0 || r.Duplicates != 0 {
 		t.Fatalf("stream under garbage: sent %d lost %d duplicates %d", r.Sent, r.Lost, r.Duplicates)
 	}
 	st := tn.na.status()
@@ -228,12 +210,7 @@ func TestNICAddedCarriesTrafficWithoutRestart(t *testing.T) {
 	waitFor(t, "the first path up", 5*time.Second, func() bool { return na.upPaths("198.19.92.2") == 1 })
 
 	flow := udpFlow(t, "polylink", a, b, "198.19.92.2", 5004, stream.AudioProfile(500, 200, 4*time.Second))
-	var (
-		res     []stream.Result
-		measErr error
-		wg      sync.WaitGroup
-	)
-	wg.Go(func() { res, measErr = stream.Measure(context.Background(), []stream.Flow{flow}, stream.Options{}) })
+	wait := measureInBackground(flow)
 	time.Sleep(500 * time.Millisecond)
 
 	// The new NIC's carrier comes up first (veth reports it up to a second
@@ -264,11 +241,29 @@ func TestNICAddedCarriesTrafficWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the deleted NIC gone from status", 3*time.Second, func() bool { return len(na.status().Local) == 1 })
-	wg.Wait()
-	if measErr != nil {
-		t.Fatal(measErr)
-	}
-	if r := res[0]; r.Lost != 0 || r.Duplicates != 0 {
+	if r := wait(t); r.Lost != 0 || r.Duplicates != 0 {
 		t.Fatalf("stream across NIC add and delete: sent %d lost %d duplicates %d", r.Sent, r.Lost, r.Duplicates)
+	}
+}
+
+// measureInBackground runs flow while the test acts on the network; wait
+// returns its result, failing the test if the measurement failed.
+func measureInBackground(flow stream.Flow) (wait func(testing.TB) stream.Result) {
+	done := make(chan struct{})
+	var (
+		res []stream.Result
+		err error
+	)
+	go func() {
+		defer close(done)
+		res, err = stream.Measure(context.Background(), []stream.Flow{flow}, stream.Options{})
+	}()
+	return func(t testing.TB) stream.Result {
+		t.Helper()
+		<-done
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0]
 	}
 }

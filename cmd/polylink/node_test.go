@@ -5,8 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"golang.org/x/sys/unix"
-	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,48 +202,14 @@ func udpFlowTo(t testing.TB, tn *twoNodes, dst string, port int, p stream.Profil
 	return udpFlow(t, "bare", tn.a, tn.b, dst, port, p)
 }
 
-// udpFlow opens a stream from namespace from to dst:port in namespace to.
+// udpFlow opens a stream from namespace from to dst:port in namespace to,
+// closed when the test ends.
 func udpFlow(t testing.TB, name string, from, to *testbed.Namespace, dst string, port int, p stream.Profile) stream.Flow {
 	t.Helper()
-	var rc *net.UDPConn
-	if err := to.Do(func() (err error) {
-		rc, err = net.ListenUDP("udp4", &net.UDPAddr{Port: port})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rc.Close() })
-	forceReadBuffer(t, rc, 8<<20) // the sink must not be what drops at high rates
-	var sc *net.UDPConn
-	if err := from.Do(func() (err error) {
-		sc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.ParseIP(dst), Port: port})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
-	s, err := stream.NewSender(sc, stream.SenderConfig{StreamID: uint32(port), Profile: p})
+	f, closeFlow, err := testbed.OpenFlow(name, from, to, netip.MustParseAddr(dst), port, p, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := stream.NewReceiver(rc, stream.ReceiverConfig{StreamID: uint32(port), Profile: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return stream.Flow{Name: name, Sender: s, Receiver: r}
-}
-
-// forceReadBuffer sets SO_RCVBUFFORCE (root may exceed net.core.rmem_max).
-func forceReadBuffer(t testing.TB, c *net.UDPConn, size int) {
-	t.Helper()
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
-	}); err != nil || serr != nil {
-		t.Fatalf("set receive buffer: %v %v", err, serr)
-	}
+	t.Cleanup(closeFlow)
+	return f
 }
