@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/polylink/polylink/testbed"
+	"github.com/polylink/polylink/testbed/linkemu"
 	"github.com/polylink/polylink/testbed/stream"
 )
 
@@ -108,9 +109,56 @@ func testbedStatus(args []string) error {
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(st)
 	}
-	b, _ := json.MarshalIndent(st, "", "  ")
-	fmt.Println(string(b))
+	fmt.Print(renderTestbedStatus(st))
 	return nil
+}
+
+// renderTestbedStatus says in a few lines what of a testbed exists.
+func renderTestbedStatus(st *testbed.StatusReport) string {
+	var b strings.Builder
+	exists := 0
+	for _, ns := range st.Namespaces {
+		if ns.Exists {
+			exists++
+		}
+	}
+	if exists == 0 && st.StateFile == "" {
+		return fmt.Sprintf("testbed %s is down ('polylink testbed up' builds it)\n", st.Prefix)
+	}
+	emu := "no emulator process"
+	if st.EmulatorPID != 0 {
+		emu = fmt.Sprintf("emulator process %d %s", st.EmulatorPID, map[bool]string{true: "running", false: "NOT running"}[st.EmulatorAlive])
+	}
+	fmt.Fprintf(&b, "testbed %s: %d of %d namespaces, %s\n", st.Prefix, exists, len(st.Namespaces), emu)
+	for _, ns := range st.Namespaces {
+		if !ns.Exists {
+			fmt.Fprintf(&b, "  %-12s missing\n", ns.Name)
+			continue
+		}
+		var links []string
+		for _, l := range ns.Links {
+			if l.Name == "lo" {
+				continue
+			}
+			state := ""
+			if !l.Up {
+				state = " (down)"
+			}
+			links = append(links, strings.TrimSpace(l.Name+" "+strings.Join(l.Addrs, " ")+state))
+		}
+		fmt.Fprintf(&b, "  %-12s %s\n", ns.Name, strings.Join(links, ", "))
+	}
+	for i, n := range st.Nets {
+		spec := testbed.Nets[i%len(testbed.Nets)]
+		drops := func(s linkemu.Stats) uint64 {
+			return s.DroppedOutage + s.DroppedLoss + s.DroppedGE + s.DroppedRate + s.DroppedQueueFull
+		}
+		fmt.Fprintf(&b, "  %s %s→%s: %d frames, %d dropped; %s→%s: %d frames, %d dropped; delay %v, loss %.1f%%\n",
+			n.Name, spec.Left.Host, spec.Right.Host, n.Stats.AB.FramesIn, drops(n.Stats.AB),
+			spec.Right.Host, spec.Left.Host, n.Stats.BA.FramesIn, drops(n.Stats.BA),
+			n.Config.AB.Delay, 100*n.Config.AB.Loss)
+	}
+	return b.String()
 }
 
 func testbedEmulate(ctx context.Context, args []string) error {
