@@ -2,13 +2,12 @@ module github.com/polylink/polylink
 
 go 1.26.0
 
-require github.com/vishvananda/netns v0.0.5
-
 require (
-	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
-	github.com/vishvananda/netlink v1.3.1 // indirect
-	go.uber.org/multierr v1.10.0 // indirect
-	go.uber.org/zap v1.28.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	github.com/hashicorp/golang-lru/v2 v2.0.7
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
+	go.uber.org/zap v1.28.0
+	golang.org/x/sys v0.50.0
 )
+
+require go.uber.org/multierr v1.10.0 // indirect
