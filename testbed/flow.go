@@ -52,7 +52,10 @@ func OpenFlow(name string, from, to *Namespace, dst netip.Addr, port int, p stre
 		closeAll()
 		return stream.Flow{}, nil, err
 	}
-	r, err := stream.NewReceiver(rc, stream.ReceiverConfig{StreamID: id, Profile: p})
+	// Room for every packet three times over: copies a path delivers after
+	// the duplicate window are real arrivals too, and an arrival the sink
+	// cannot record would be counted as a loss.
+	r, err := stream.NewReceiver(rc, stream.ReceiverConfig{StreamID: id, Profile: p, Capacity: int(3*p.ExpectedPackets() + 64)})
 	if err != nil {
 		closeAll()
 		return stream.Flow{}, nil, err

@@ -32,6 +32,9 @@ type Scenario struct {
 	Deadline linkemu.Duration `json:"deadline,omitempty"`
 	// Seed makes the emulators' random choices reproducible.
 	Seed uint64 `json:"seed"`
+	// Limit marks a scenario built to show a documented limit of the
+	// design: its failed checks are the point, not a regression.
+	Limit string `json:"limit,omitempty"`
 }
 
 // Event is one change to a network during a scenario.
@@ -174,8 +177,10 @@ func Builtin() map[string]Scenario {
 		"bufferbloat": {
 			Name:        "bufferbloat",
 			Description: "link 1 turns bufferbloated (600 ms) mid-stream: skew beyond the 500 ms duplicate window",
-			Links:       [4]linkemu.Config{both(linkemu.Impairment{Delay: 10 * ms}), both(linkemu.Impairment{Delay: 40 * ms}), both(clean), both(clean)},
-			Traffic:     stream.AudioProfile(200, 200, 8*time.Second),
+			Limit: "copies more than 500 ms behind the first are accepted again: the application sees them as duplicates; " +
+				"polylink counts them (late_duplicates) and shows the path skew",
+			Links:   [4]linkemu.Config{both(linkemu.Impairment{Delay: 10 * ms}), both(linkemu.Impairment{Delay: 40 * ms}), both(clean), both(clean)},
+			Traffic: stream.AudioProfile(200, 200, 8*time.Second),
 			Events: []Event{
 				{At: linkemu.Duration(3 * time.Second), Net: 1, Action: "impair", Impairment: &linkemu.Impairment{Delay: 600 * ms}},
 			},

@@ -111,6 +111,14 @@ func (r *Run) Summary() string {
 	if p == nil {
 		return ""
 	}
+	if r.Scenario.Limit != "" {
+		late := uint64(0)
+		if r.Receiver != nil {
+			late = r.Receiver.Counters.LateDuplicates
+		}
+		return fmt.Sprintf("This scenario shows a limit of the design: %s.\nThe application saw %d duplicates; the receiving daemon recognised %d late duplicates.\n",
+			r.Scenario.Limit, p.Duplicates, late)
+	}
 	l0, l1 := r.Result("link 0"), r.Result("link 1")
 	if l0 == nil || l1 == nil {
 		return fmt.Sprintf("polylink carried %d packets across the router and lost %d (%.2f %%), p50 %.1f ms, with %d duplicates at the application.\n",
