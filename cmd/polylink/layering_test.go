@@ -1,0 +1,61 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestLayering fails when a package imports a polylink package DESIGN.md's
+// table does not allow it to: arrows go one way, cmd → router → aggregator
+// → {dedup, wire} and cmd → linkmon; the testbed imports no data-path
+// package. Test files are not counted.
+func TestLayering(t *testing.T) {
+	const mod = "github.com/polylink/polylink/"
+	dataPath := []string{"wire", "dedup", "linkmon", "aggregator", "router"}
+	allowed := map[string][]string{
+		"wire":       nil,
+		"dedup":      nil,
+		"linkmon":    nil,
+		"aggregator": {"wire", "dedup"},
+		"router":     {"aggregator"},
+	}
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], mod)
+		for _, imp := range fields[1:] {
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, mod)
+			top := strings.SplitN(dep, "/", 2)[0]
+			switch {
+			case strings.HasPrefix(pkg, "cmd/"):
+				// cmd wires everything together.
+			case strings.HasPrefix(pkg, "testbed"):
+				for _, d := range dataPath {
+					if top == d {
+						t.Errorf("%s imports data-path package %s: the testbed drives polylink from outside", pkg, dep)
+					}
+				}
+			default:
+				rules, known := allowed[pkg]
+				if !known {
+					t.Errorf("package %s is not in the layering table: add it to DESIGN.md and here", pkg)
+					continue
+				}
+				ok := false
+				for _, a := range rules {
+					ok = ok || a == top
+				}
+				if !ok {
+					t.Errorf("%s imports %s, which DESIGN.md's layering does not allow", pkg, dep)
+				}
+			}
+		}
+	}
+}
