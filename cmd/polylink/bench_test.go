@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,16 +18,24 @@ import (
 //
 //	go test -run '^$' -bench 'Tunnel' -benchtime 1x ./cmd/polylink
 
-// cpuSeconds is the user+system CPU time a process has used.
+// cpuSeconds is the CPU time a process's threads have used, from the
+// scheduler's exact run-time accounting (/proc/PID/task/*/schedstat, ns)
+// rather than /proc/PID/stat's 10 ms ticks, which are sampled and coarse at
+// low packet rates.
 func cpuSeconds(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var ns float64
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			v, _ := strconv.ParseFloat(f[0], 64)
+			ns += v
+		}
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	return ns / 1e9
 }
 
 func (tn *twoNodes) daemonCPU() float64 {
