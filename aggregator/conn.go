@@ -7,16 +7,18 @@ import (
 )
 
 // connState is one end's knowledge of a connection, carried in every packet
-// it sends (the seed's handshake). On receipt of the other end's state s the
-// state becomes min(2, s+1); silence for the dead interval drops it to 0.
-// Beyond the seed, state 2 also needs proof: a reply to one of our own
-// probes (proven), since a stranger can write any state into a header.
+// it sends (the seed's handshake):
 //
-//	        recv s=0             recv s≥1, proven
-//	0 ───────────────▶ 1 ─────────────────────────▶ 2
-//	│ recv s≥1, proven                              │ recv s=0: back to 1
-//	└──────────────────────────────────────────────▶│
-//	▲ silent for the dead interval (from 1 or 2): 0, proof forgotten
+//	0  I know I can send: nothing heard for the dead interval.
+//	1  I know I can receive: the other end's packets reach me.
+//	2  I know the other end receives me: it answered one of my probes
+//	   (echoing its sequence and send time) within the dead interval.
+//
+// The seed derives state 2 from the state the other end writes in its
+// headers (min(2, s+1)); here it is derived from our own probe's answer,
+// because a stranger can write any state into a header but cannot answer a
+// probe sent to an address it does not receive. The state is computed from
+// two timestamps, so no transition can race another.
 type connState uint8
 
 const (
@@ -38,14 +40,6 @@ func (s connState) String() string {
 		return "up"
 	}
 	return "invalid"
-}
-
-// nextState is the handshake's one rule.
-func nextState(peer uint8) connState {
-	if peer >= uint8(stateBoth) {
-		return stateBoth
-	}
-	return connState(peer + 1)
 }
 
 // remoteKey names a remote host's NIC: its ifindex and underlay address.
@@ -70,9 +64,12 @@ type conn struct {
 	link   *localLink
 	remote *remoteNIC
 
-	state  atomic.Uint32 // a connState
-	lastRx atomic.Int64  // engine clock, ns; 0 = never
-	proven atomic.Bool   // the far end answered our probe since the path was last dead
+	lastRx   atomic.Int64  // engine clock, ns, of the last packet; 0 = never
+	provenAt atomic.Int64  // engine clock of the last answer to our own probe; 0 = never
+	reported atomic.Uint32 // the connState last logged (path up / path down)
+	// challengedAt rate-limits the probe sent at once when the other end
+	// shows an epoch we do not know.
+	challengedAt atomic.Int64
 
 	txPackets, txBytes   atomic.Uint64
 	rxPackets, rxBytes   atomic.Uint64
@@ -82,21 +79,28 @@ type conn struct {
 	probes probeStats
 }
 
-func (c *conn) getState() connState { return connState(c.state.Load()) }
+// state is the connection's state at now, for a dead interval of dead ns.
+func (c *conn) state(now, dead int64) connState {
+	switch {
+	case within(c.provenAt.Load(), now, dead):
+		return stateBoth
+	case within(c.lastRx.Load(), now, dead):
+		return stateRecv
+	}
+	return stateSend
+}
 
-// onReceive applies the handshake rule to a packet from the other end and
-// reports whether the connection just came up (reached state 2).
-func (c *conn) onReceive(peerState uint8, now int64, n int) (cameUp bool) {
+// proven reports whether the other end answered our probe within dead.
+func (c *conn) proven(now, dead int64) bool { return within(c.provenAt.Load(), now, dead) }
+
+// within reports whether timestamp t (0 = never) is at most d before now.
+func within(t, now, d int64) bool { return t != 0 && now-t <= d }
+
+// onReceive counts a packet from the other end.
+func (c *conn) onReceive(now int64, n int) {
 	c.lastRx.Store(now)
 	c.rxPackets.Add(1)
 	c.rxBytes.Add(uint64(n))
-	ns := nextState(peerState)
-	if ns == stateBoth && !c.proven.Load() {
-		ns = stateRecv
-	}
-	next := uint32(ns)
-	old := c.state.Swap(next)
-	return old != uint32(stateBoth) && next == uint32(stateBoth)
 }
 
 // probeRingLen is how many recent probes loss is measured over.

@@ -20,11 +20,13 @@ type counters struct {
 	unknownHost       atomic.Uint64 // packets from a host not accepted
 	ownPackets        atomic.Uint64 // packets carrying our own virtual address
 	misdirected       atomic.Uint64 // packets naming another of our NICs as destination
+	unprovenDropped   atomic.Uint64 // data from a NIC that never answered our probes, of an established host
 	queueDrops        atomic.Uint64
 	sendErrors        atomic.Uint64
 	readErrors        atomic.Uint64
 	oversize          atomic.Uint64
 	hostsEvicted      atomic.Uint64
+	peerRestarts      atomic.Uint64 // epochs changed: duplicate windows reset
 	probesSent        atomic.Uint64
 }
 

@@ -19,6 +19,7 @@ import (
 // they appear; Send packets to hosts; Close it when done.
 type Engine struct {
 	cfg   Config
+	dead  int64 // the dead interval in ns
 	log   *zap.Logger
 	epoch uint32
 	start time.Time
@@ -32,6 +33,7 @@ type Engine struct {
 
 	closed  bool                       // guarded by mu: set by Close; later links are refused
 	gateway atomic.Pointer[netip.Addr] // see Gateway
+	gwMu    sync.Mutex                 // serialises updateGateway
 
 	wg        sync.WaitGroup
 	done      chan struct{}
@@ -70,6 +72,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:   cfg,
+		dead:  int64(cfg.DeadInterval),
 		log:   cfg.Logger,
 		epoch: randomUint32(),
 		start: time.Now(),
@@ -189,18 +192,17 @@ func (e *Engine) Gateway() (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// updateGateway recomputes Gateway's answer. Called with e.mu held (read or
-// write) whenever a host comes, goes or proves itself.
+// updateGateway recomputes Gateway's answer: the lowest-addressed host met
+// through a configured peer that has answered our probes (a host made by a
+// forged packet from a peer's address never has). Called with e.mu held
+// (read or write); gwMu orders concurrent recomputations.
 func (e *Engine) updateGateway() {
+	e.gwMu.Lock()
+	defer e.gwMu.Unlock()
 	var best netip.Addr
-	bestProven := false
 	for vip, h := range e.hosts {
-		if !h.gateway {
-			continue
-		}
-		proven := h.established.Load()
-		if !best.IsValid() || (proven && !bestProven) || (proven == bestProven && vip.Less(best)) {
-			best, bestProven = vip, proven
+		if h.gateway && h.established.Load() && (!best.IsValid() || vip.Less(best)) {
+			best = vip
 		}
 	}
 	if best.IsValid() {

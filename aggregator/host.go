@@ -53,22 +53,12 @@ func (h *host) dropConns(drop func(*conn) bool) {
 	h.conns = kept
 }
 
-// anyProven reports whether some connection has a reply to our probe since
-// it was last dead. Called with Engine.mu held.
-func (h *host) anyProven() bool {
+// anyUp reports whether some connection is in state 2 (proven within the
+// dead interval). Data goes on every connection in state 2, or on all of
+// them while none is. Called with Engine.mu held.
+func (h *host) anyUp(now, dead int64) bool {
 	for _, c := range h.conns {
-		if c.proven.Load() {
-			return true
-		}
-	}
-	return false
-}
-
-// anyUp reports whether some connection is in state 2. Data goes on every
-// connection in state 2, or on all of them while none is.
-func (h *host) anyUp() bool {
-	for _, c := range h.conns {
-		if c.getState() == stateBoth {
+		if c.proven(now, dead) {
 			return true
 		}
 	}

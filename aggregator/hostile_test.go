@@ -154,3 +154,80 @@ func TestForgedStateCannotOpenAPath(t *testing.T) {
 		}
 	}
 }
+
+func TestForgedEpochsDoNotResetTheWindow(t *testing.T) {
+	p := newPair(t)
+	waitFor(t, "paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 })
+	// B's own address and NIC index, a new epoch every time: what a blind
+	// spoofer can send. Only B's answers to A's challenges count, and those
+	// carry B's real epoch.
+	for i := range uint32(100) {
+		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: vipB, SrcIndex: 20, DstIndex: 10},
+			wire.Probe{SendTime: 1, Seq: i, Epoch: 1000 + i})
+		if err := p.aLinks[0].Inject(pkt, p.bAddrs[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := p.a.Status().Counters.PeerRestarts; n != 0 {
+		t.Fatalf("forged epochs reset B's window %d times", n)
+	}
+	if got := upConns(p.a, vipB); got != 2 {
+		t.Fatalf("real paths up: %d, want 2", got)
+	}
+}
+
+func TestStrangerAnsweringProbesGetsNoData(t *testing.T) {
+	p := newPair(t)
+	waitFor(t, "paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 })
+	strangerAddr := addr("198.18.0.77")
+	stranger := p.net.NewLink(77, "eth0", strangerAddr, "s0")
+	claim := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: vipB, SrcIndex: 99}, wire.Probe{SendTime: 1, Seq: 1, Epoch: 42})
+	if err := stranger.WriteTo(claim, p.aAddrs[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The stranger answers every probe A sends it, echoing sequence and
+	// send time, but cannot know B's epoch.
+	answered := 0
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		select {
+		case fp := <-stranger.inbox:
+			var h wire.Header
+			body, err := wire.Decode(fp.data, &h)
+			if err != nil {
+				continue
+			}
+			if h.Kind == wire.KindData {
+				t.Fatal("the stranger received a data packet")
+			}
+			var pr wire.Probe
+			if h.Kind != wire.KindProbe || wire.DecodeProbe(body, &pr) != nil {
+				continue
+			}
+			pr.Epoch = 42
+			reply := forged(t, wire.Header{State: 2, Kind: wire.KindProbeReply, Host: vipB, SrcIndex: 99, DstIndex: h.SrcIndex}, pr)
+			stranger.WriteTo(reply, fp.src)
+			answered++
+		case <-time.After(10 * time.Millisecond):
+		}
+		if answered > 0 {
+			for i := range uint32(5) {
+				p.a.Send(vipB, ipv4Packet(i))
+			}
+		}
+	}
+	if answered == 0 {
+		t.Fatal("A never probed the stranger's NIC, so the test proves nothing")
+	}
+	for _, h := range p.a.Status().Hosts {
+		for _, c := range h.Connections {
+			if c.RemoteAddr == strangerAddr.String() && c.State == 2 {
+				t.Fatalf("a stranger answering probes with a wrong epoch was taken for B: %+v", c)
+			}
+		}
+	}
+	if n := p.a.Status().Counters.PeerRestarts; n != 0 {
+		t.Fatalf("the stranger reset B's window %d times", n)
+	}
+}

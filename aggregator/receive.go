@@ -78,21 +78,19 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 		e.mu.RUnlock()
 		return
 	}
-	if h.Kind == wire.KindProbeReply && c.probes.reply(probe.Seq, probe.SendTime, now) {
-		e.onProven(c, probe.Epoch)
-	}
-	if c.onReceive(h.State, now, len(pkt)) {
-		e.log.Info("path up", zap.String("link", ll.name), zap.Stringer("remote", src),
-			zap.Stringer("host", h.Host))
-	}
-	c.host.lastRx.Store(now)
+	c.onReceive(now, len(pkt))
 	c.remote.lastRx.Store(now)
+	if c.remote.proven.Load() {
+		// Only traffic from a NIC that answered our probes keeps its host
+		// alive: forged packets cannot hold a departed host in the table.
+		c.host.lastRx.Store(now)
+	}
 	if fresh {
 		e.probe(c, now) // prove the new path at once rather than at the next tick
 	}
 	switch h.Kind {
 	case wire.KindData:
-		deliver := e.firstCopy(c, &h, now)
+		deliver := e.acceptsData(c) && e.firstCopy(c, &h, now)
 		// Deliver may Send (a router relays), which read-locks again: a
 		// recursive read lock can deadlock behind a waiting writer.
 		e.mu.RUnlock()
@@ -101,33 +99,72 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 		}
 		return
 	case wire.KindProbe:
-		// A new epoch counts from a NIC that has answered our probes
-		// before (a restarted peer keeps its NICs, so its first probe
-		// resets the window before its first data), or when the host has
-		// no proven path left: a forged epoch then resets a window no
-		// real copies are flowing through.
-		if c.remote.proven.Load() || !c.host.anyProven() {
-			e.checkEpoch(c.host, probe.Epoch)
+		if ep := c.host.epoch.Load(); ep != 0 && ep != probe.Epoch {
+			e.challenge(c, now) // a restart, or a forgery: its answer will tell
 		}
 		reply := probe
 		reply.Epoch = e.epoch
-		e.sendProbe(c, wire.KindProbeReply, &reply)
+		e.sendProbe(c, wire.KindProbeReply, &reply, now)
+	case wire.KindProbeReply:
+		if c.probes.reply(probe.Seq, probe.SendTime, now) && e.acceptsProof(c, probe.Epoch) {
+			e.onProven(c, probe.Epoch, now)
+		}
 	}
 	e.mu.RUnlock()
 }
 
-// onProven records that c's far end answered one of our probes: it
-// receives what we send, so the path may reach state 2, and its host is no
-// forged address. Called with e.mu read-locked.
-func (e *Engine) onProven(c *conn, epoch uint32) {
-	c.proven.Store(true)
+// acceptsData reports whether data from c may reach the duplicate filter:
+// once its host has proven paths, only NICs that answered our probes may
+// deliver, so a forger cannot fill the ID window with junk. Before that
+// (first contact) any path may. Called with e.mu read-locked.
+func (e *Engine) acceptsData(c *conn) bool {
+	if c.remote.proven.Load() || !c.host.established.Load() {
+		return true
+	}
+	e.stats.unprovenDropped.Add(1)
+	return false
+}
+
+// acceptsProof reports whether a matched reply proves c. Echoing our probe
+// shows the far end receives what we send to its address; a new NIC of a
+// host we already know must also carry that host's epoch, which only the
+// host and its peers ever see. A NIC proven before may show a new epoch (the
+// host restarted), and so may anyone while the host has no path up (it
+// restarted with new addresses): the price of having no authentication.
+func (e *Engine) acceptsProof(c *conn, epoch uint32) bool {
+	h := c.host
+	return c.remote.proven.Load() || !h.established.Load() || h.epoch.Load() == epoch ||
+		!h.anyUp(e.now(), e.dead)
+}
+
+// onProven records that c's far end answered one of our probes: c is in
+// state 2 for the dead interval, its NIC and host are genuine, and the
+// epoch in the answer is the host's. Called with e.mu read-locked.
+func (e *Engine) onProven(c *conn, epoch uint32, now int64) {
+	if !within(c.provenAt.Swap(now), now, e.dead) {
+		c.reported.Store(uint32(stateBoth))
+		e.log.Info("path up", zap.String("link", c.link.name), zap.Stringer("remote", c.remote.addr),
+			zap.Stringer("host", c.host.vip))
+	}
 	c.remote.proven.Store(true)
+	c.host.lastRx.Store(now)
 	if c.host.established.CompareAndSwap(false, true) {
 		e.updateGateway()
 		e.log.Info("host joined", zap.Stringer("host", c.host.vip), zap.Stringer("via", c.remote.addr),
 			zap.Bool("gateway", c.host.gateway))
 	}
 	e.checkEpoch(c.host, epoch)
+}
+
+// challenge probes c at once (at most every quarter probe interval): the
+// other end showed an epoch we do not know, and only its answer to our
+// probe may change the epoch we hold. Called with e.mu read-locked.
+func (e *Engine) challenge(c *conn, now int64) {
+	last := c.challengedAt.Load()
+	if now-last < int64(e.cfg.ProbeInterval)/4 || !c.challengedAt.CompareAndSwap(last, now) {
+		return
+	}
+	e.probe(c, now)
 }
 
 // firstCopy runs a data packet through the duplicate filter and counts it;
@@ -153,6 +190,7 @@ func (e *Engine) firstCopy(c *conn, h *wire.Header, now int64) bool {
 func (e *Engine) checkEpoch(h *host, epoch uint32) {
 	old := h.epoch.Swap(epoch)
 	if old != 0 && old != epoch {
+		e.stats.peerRestarts.Add(1)
 		e.dedup.Reset(h.vip)
 		e.log.Info("peer restarted", zap.Stringer("host", h.vip))
 	}
@@ -200,9 +238,10 @@ func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now i
 			e.stats.unknownHost.Add(1)
 			return nil, false
 		}
+		fresh = true
 	}
 	if c := hs.connFor(ll, r); c != nil {
-		return c, false
+		return c, fresh
 	}
 	c = &conn{host: hs, link: ll, remote: r}
 	hs.conns = append(hs.conns, c)

@@ -46,13 +46,15 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 	id := uint16((h.nextID.Add(1) - 1) % wire.IDSpace)
 	h.txData.Add(1)
 	e.stats.txPackets.Add(1)
-	anyUp := h.anyUp()
+	now := e.now()
+	anyUp := h.anyUp(now, e.dead)
 	for _, c := range h.conns {
-		if anyUp && c.getState() != stateBoth {
+		st := c.state(now, e.dead)
+		if anyUp && st != stateBoth {
 			continue
 		}
 		e.enqueue(c.link, c, c.remote.addr, wire.Header{
-			State: uint8(c.getState()), Forward: true, ID: id, Kind: wire.KindData,
+			State: uint8(st), Forward: true, ID: id, Kind: wire.KindData,
 			SrcIndex: uint32(c.link.index), DstIndex: c.remote.index,
 		}, pkt)
 		e.stats.txCopies.Add(1)

@@ -100,11 +100,13 @@ type CounterStatus struct {
 	NoHost            uint64 `json:"no_bundle_dropped"`
 	OwnPackets        uint64 `json:"own_packets_dropped"`
 	Misdirected       uint64 `json:"misdirected_dropped"`
+	UnprovenDropped   uint64 `json:"unproven_dropped"`
 	QueueDrops        uint64 `json:"queue_drops"`
 	SendErrors        uint64 `json:"send_errors"`
 	ReadErrors        uint64 `json:"read_errors"`
 	Oversize          uint64 `json:"oversize_dropped"`
 	HostsEvicted      uint64 `json:"hosts_evicted"`
+	PeerRestarts      uint64 `json:"peer_restarts"`
 	ProbesSent        uint64 `json:"probes_sent"`
 }
 
@@ -165,7 +167,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 			LastRxMs: sinceMs(now, r.lastRx.Load())})
 	}
 	slices.SortFunc(hs.Remotes, func(a, b RemoteStatus) int { return cmp.Compare(a.Index, b.Index) })
-	anyUp := h.anyUp()
+	anyUp := h.anyUp(now, e.dead)
 	maturity := int64(e.cfg.DeadInterval)
 	var wins uint64
 	var minRTT, maxRTT int64
@@ -174,7 +176,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 	}
 	for _, c := range h.conns {
 		v := c.probes.view(now, maturity)
-		st := c.getState()
+		st := c.state(now, e.dead)
 		cs := ConnStatus{
 			Local: c.link.name, LocalIndex: c.link.index, RemoteIndex: c.remote.index,
 			RemoteAddr: c.remote.addr.String(), State: int(st), StateName: st.String(),
@@ -212,8 +214,8 @@ func (e *Engine) counterStatus() CounterStatus {
 		TxPackets: st.txPackets.Load(), TxCopies: st.txCopies.Load(), RxPackets: st.rxPackets.Load(),
 		Delivered: st.delivered.Load(), DuplicatesDropped: st.duplicatesDropped.Load(),
 		MalformedDropped: st.malformedTotal(), LateDuplicates: st.lateDuplicates.Load(),
-		UnknownHost: st.unknownHost.Load(), NoHost: st.noHost.Load(), OwnPackets: st.ownPackets.Load(), Misdirected: st.misdirected.Load(),
+		UnknownHost: st.unknownHost.Load(), NoHost: st.noHost.Load(), OwnPackets: st.ownPackets.Load(), Misdirected: st.misdirected.Load(), UnprovenDropped: st.unprovenDropped.Load(),
 		QueueDrops: st.queueDrops.Load(), SendErrors: st.sendErrors.Load(), ReadErrors: st.readErrors.Load(),
-		Oversize: st.oversize.Load(), HostsEvicted: st.hostsEvicted.Load(), ProbesSent: st.probesSent.Load(),
+		Oversize: st.oversize.Load(), HostsEvicted: st.hostsEvicted.Load(), PeerRestarts: st.peerRestarts.Load(), ProbesSent: st.probesSent.Load(),
 	}
 }

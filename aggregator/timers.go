@@ -38,17 +38,12 @@ func (e *Engine) onProbeTick() {
 
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	dead := int64(e.cfg.DeadInterval)
 	for _, h := range e.hosts {
 		for _, c := range h.conns {
-			if st := c.state.Load(); st != uint32(stateSend) && now-c.lastRx.Load() > dead &&
-				c.state.CompareAndSwap(st, uint32(stateSend)) {
-				c.proven.Store(false)
-				if st == uint32(stateBoth) {
-					e.log.Info("path down", zap.String("link", c.link.name),
-						zap.Stringer("remote", c.remote.addr), zap.Stringer("host", h.vip),
-						zap.Duration("silent", time.Duration(now-c.lastRx.Load())))
-				}
+			if st := c.state(now, e.dead); st != stateBoth && c.reported.CompareAndSwap(uint32(stateBoth), uint32(st)) {
+				e.log.Info("path down", zap.String("link", c.link.name),
+					zap.Stringer("remote", c.remote.addr), zap.Stringer("host", h.vip),
+					zap.Duration("unanswered", time.Duration(now-c.provenAt.Load())))
 			}
 			e.probe(c, now)
 		}
@@ -77,16 +72,16 @@ func (e *Engine) probeNow(ll *localLink) {
 
 func (e *Engine) probe(c *conn, now int64) {
 	p := wire.Probe{SendTime: now, Seq: c.probes.next(now), Epoch: e.epoch}
-	e.sendProbe(c, wire.KindProbe, &p)
+	e.sendProbe(c, wire.KindProbe, &p, now)
 }
 
 // sendProbe queues a probe or probe reply on c. Called with e.mu read-locked.
-func (e *Engine) sendProbe(c *conn, kind wire.Kind, p *wire.Probe) {
+func (e *Engine) sendProbe(c *conn, kind wire.Kind, p *wire.Probe, now int64) {
 	var body [wire.ProbeLen]byte
 	if p.Encode(body[:]) != nil {
 		return
 	}
-	e.enqueue(c.link, c, c.remote.addr, wire.Header{State: uint8(c.getState()), Kind: kind,
+	e.enqueue(c.link, c, c.remote.addr, wire.Header{State: uint8(c.state(now, e.dead)), Kind: kind,
 		SrcIndex: uint32(c.link.index), DstIndex: c.remote.index}, body[:])
 	e.stats.probesSent.Add(1)
 }
@@ -98,10 +93,12 @@ func (e *Engine) discoverLocked(now int64, only *localLink) {
 	if len(e.peers) == 0 {
 		return
 	}
-	known := map[[4]byte]bool{}
+	known := map[[4]byte]bool{} // addresses of NICs that answered us: a forged one must not stop discovery
 	for _, h := range e.hosts {
 		for _, r := range h.remotes {
-			known[r.addr.As4()] = true
+			if r.proven.Load() {
+				known[r.addr.As4()] = true
+			}
 		}
 	}
 	var body [wire.ProbeLen]byte

@@ -35,17 +35,12 @@ func (w *wakeTimer) arm(at int64) {
 	_ = unix.TimerfdSettime(w.fd, unix.TFD_TIMER_ABSTIME, &spec, nil)
 }
 
-// lockThread pins the calling goroutine to its OS thread, shrinks the
-// thread's timer slack from the default 50 µs to 1 ns and, when allowed
-// (root), gives it the lowest real-time priority, so a due frame leaves as
-// soon as its timer fires instead of waiting for a busy CPU's time slice.
-// The thread only ever blocks on its timer or sends a frame, and the
-// kernel's real-time throttling bounds it in any case. The thread is
+// lockThread pins the calling goroutine to its OS thread and shrinks the
+// thread's timer slack from the default 50 µs to 1 ns. The thread is
 // discarded when the goroutine exits without unlocking.
 func lockThread() {
 	runtime.LockOSThread()
 	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
-	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_FIFO, Priority: 1}, 0)
 }
 
 // wait blocks the thread until the timer fires. Go's preemption signals
