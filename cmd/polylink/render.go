@@ -35,6 +35,9 @@ func renderStatus(d *statusDoc) string {
 	c := d.Counters
 	fmt.Fprintf(&b, "counters: sent %d (copies %d)  received %d  delivered %d  duplicates dropped %d  late duplicates %d  malformed %d",
 		c.TxPackets, c.TxCopies, c.RxPackets, c.Delivered, c.DuplicatesDropped, c.LateDuplicates, c.MalformedDropped)
+	if d.Router.Relay {
+		fmt.Fprintf(&b, "  relayed %d", d.Router.Counters.Forwarded)
+	}
 	if c.QueueDrops+c.UnknownHost+d.Router.Counters.NoRoute > 0 {
 		fmt.Fprintf(&b, "  queue drops %d  unknown host %d  no route %d", c.QueueDrops, c.UnknownHost, d.Router.Counters.NoRoute)
 	}
