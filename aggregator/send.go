@@ -29,8 +29,9 @@ type txItem struct {
 }
 
 // Send sends one IPv4 packet to host vip: one ID for the packet, one copy
-// on every connection in state 2 (all, while none is). It never blocks: a
-// full link queue drops that copy and counts it.
+// on every connection in state 2 (while none is, on every connection to a
+// NIC that ever answered our probes, or to any NIC before the first did).
+// It never blocks: a full link queue drops that copy and counts it.
 func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 	if len(pkt) > MaxPacket {
 		e.stats.oversize.Add(1)
@@ -48,10 +49,14 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 	e.stats.txPackets.Add(1)
 	now := e.now()
 	anyUp := h.anyUp(now, e.dead)
+	established := h.established.Load()
 	for _, c := range h.conns {
 		st := c.state(now, e.dead)
 		if anyUp && st != stateBoth {
 			continue
+		}
+		if !anyUp && established && !c.remote.proven.Load() {
+			continue // with every path down, still only to NICs that ever answered us
 		}
 		e.enqueue(c.link, c, c.remote.addr, wire.Header{
 			State: uint8(st), Forward: true, ID: id, Kind: wire.KindData,
