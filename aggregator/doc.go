@@ -6,7 +6,8 @@
 // Transmit (send.go):
 //
 //	Send(host, pkt) ─▶ next 13-bit ID of the bundle
-//	                ─▶ for each connection in state 2 (all, if none is):
+//	                ─▶ for each connection in state 2 (if none is: all to
+//	                   NICs that ever answered us):
 //	                     pooled buffer ◀─ header + copy of pkt
 //	                     ─▶ link queue empty and TryWriteTo takes it: sent now
 //	                     ─▶ otherwise that link's bounded queue (full: drop, count)
@@ -15,10 +16,13 @@
 // Receive (receive.go), one reader goroutine per link:
 //
 //	Link.ReadFrom ─▶ wire.Decode (bad: drop, count by reason)
-//	              ─▶ host / remote NIC / connection (learned, bounded)
-//	              ─▶ handshake: state = min(2, sender's state + 1)
-//	              ─▶ probe: reply; probe reply: RTT, loss, jitter
-//	              ─▶ data: dedup (first copy wins) ─▶ Config.Deliver
+//	              ─▶ host / remote NIC / connection (learned, bounded;
+//	                 unproven ones evicted first)
+//	              ─▶ probe: reply (a new epoch: challenge at once)
+//	              ─▶ probe reply matching our probe: RTT, loss, jitter, and
+//	                 proof: state 2 for the dead interval (conn.go)
+//	              ─▶ data from a NIC that answered us (or any before the
+//	                 host's first did): dedup, first copy wins ─▶ Config.Deliver
 //
 // The engine takes links through the small Link interface declared here, so
 // it never imports netlink; FakeNetwork beside it runs the whole engine in
