@@ -121,10 +121,4 @@ func (imp Impairment) Validate() error {
 	return errors.Join(errs...)
 }
 
-// perfect reports whether the impairment forwards every frame at once.
-func (imp Impairment) perfect() bool {
-	return imp.Delay == 0 && imp.Jitter == 0 && imp.Loss == 0 && imp.GE == nil &&
-		imp.RateBps == 0 && len(imp.Outages) == 0
-}
-
 func isProb(p float64) bool { return p >= 0 && p <= 1 }
