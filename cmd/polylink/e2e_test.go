@@ -87,11 +87,13 @@ func TestCutLinkMidStreamLosesNothing(t *testing.T) {
 	if _, err := tn.a.Run("ip", "addr", "del", tn.underlay[0][0]+"/24", "dev", "eth0"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "B's path to A's eth0 falls to state 0", 3*time.Second, func() bool {
+	waitFor(t, "B's path to A's eth0 falls to state 0", 5*time.Second, func() bool {
 		return connState(tn.nb, tn.vipA, tn.underlay[0][0]) == 0
 	})
 	t.Logf("path seen dead %v after the cut (dead interval 150 ms, probe 50 ms)", time.Since(cut).Round(time.Millisecond))
-	if d := time.Since(cut); d > time.Second {
+	// Loose: only a broken dead interval (e.g. waiting for the 10 s host
+	// timeout) fails; the figure is logged above.
+	if d := time.Since(cut); d > 2*time.Second {
 		t.Errorf("dead path noticed after %v, want about the 150 ms dead interval", d)
 	}
 
@@ -100,11 +102,11 @@ func TestCutLinkMidStreamLosesNothing(t *testing.T) {
 	if _, err := tn.a.Run("ip", "addr", "add", tn.underlay[0][0]+"/24", "dev", "eth0"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "restored path back in state 2", 3*time.Second, func() bool {
+	waitFor(t, "restored path back in state 2", 5*time.Second, func() bool {
 		return connState(tn.nb, tn.vipA, tn.underlay[0][0]) == 2 && connState(tn.na, tn.vipB, tn.underlay[0][1]) == 2
 	})
 	t.Logf("restored path up again %v after the address came back (probe interval 50 ms)", time.Since(restore).Round(time.Millisecond))
-	if d := time.Since(restore); d > time.Second {
+	if d := time.Since(restore); d > 2*time.Second {
 		t.Errorf("restored path up after %v, want within about one probe interval", d)
 	}
 	if r := wait(t); r.Lost != 0 || r.Duplicates != 0 {
@@ -229,10 +231,10 @@ func TestNICAddedCarriesTrafficWithoutRestart(t *testing.T) {
 	if _, err := a.Run("ip", "addr", "add", "198.18.93.1/24", "dev", "eth1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the new path up", 3*time.Second, func() bool { return na.upPaths("198.19.92.2") == 2 })
+	waitFor(t, "the new path up", 5*time.Second, func() bool { return na.upPaths("198.19.92.2") == 2 })
 	took := time.Since(added)
 	t.Logf("new NIC's path up %v after its address was added (probe interval 50 ms; includes status polling)", took.Round(time.Millisecond))
-	if took > time.Second {
+	if took > 2*time.Second {
 		t.Errorf("new path took %v to come up, want about a round trip", took)
 	}
 

@@ -470,7 +470,7 @@ func TestRouterHostTableBoundedUnderForgedHosts(t *testing.T) {
 	for _, c := range rn.vm0.status().Hosts[0].Connections {
 		if c.State == 2 {
 			t.Logf("VM0's path %s → %s after the flood: srtt %.3f ms", c.Local, c.RemoteAddr, c.RTTMs)
-			if c.RTTMs > 50 {
+			if c.RTTMs > 250 { // a forged sample would read as seconds; load alone stays far below
 				t.Errorf("forged replies skewed VM0's RTT on %s: %.1f ms", c.Local, c.RTTMs)
 			}
 		}
