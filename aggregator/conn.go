@@ -30,6 +30,7 @@ const (
 	stateBoth connState = 2
 )
 
+// String names the state as status shows it.
 func (s connState) String() string {
 	switch s {
 	case stateSend:

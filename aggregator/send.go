@@ -69,6 +69,7 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 
 type sendError string
 
+// Error implements error.
 func (e sendError) Error() string { return string(e) }
 
 const errOversize = sendError("packet larger than a bundle buffer")

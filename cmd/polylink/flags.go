@@ -11,6 +11,7 @@ import (
 // usageError is bad usage: exit code 2, one line naming what is wrong.
 type usageError struct{ msg string }
 
+// Error implements error.
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
@@ -18,6 +19,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 // listFlag is a repeatable string flag.
 type listFlag []string
 
+// String implements flag.Value.
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
 // Set appends one value; comma-separated values are split too.

@@ -15,16 +15,29 @@ type socketLink struct {
 	nic linkmon.NIC
 }
 
-func (l socketLink) Index() int       { return l.nic.Index }
-func (l socketLink) Name() string     { return l.nic.Name }
+// Index implements aggregator.Link.
+func (l socketLink) Index() int { return l.nic.Index }
+
+// Name implements aggregator.Link.
+func (l socketLink) Name() string { return l.nic.Name }
+
+// Addr implements aggregator.Link.
 func (l socketLink) Addr() netip.Addr { return l.nic.Addr }
+
+// ReadFrom implements aggregator.Link.
 func (l socketLink) ReadFrom(buf []byte) ([]byte, netip.Addr, error) {
 	return l.s.ReadFrom(buf)
 }
+
+// WriteTo implements aggregator.Link.
 func (l socketLink) WriteTo(pkt []byte, dst netip.Addr) error { return l.s.WriteTo(pkt, dst) }
+
+// TryWriteTo implements aggregator.TryWriter.
 func (l socketLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
 	return l.s.TryWriteTo(pkt, dst)
 }
+
+// Close implements io.Closer: the engine closes a link it drops.
 func (l socketLink) Close() error { return l.s.Close() }
 
 // linkFeed is the NIC monitor and the goroutine that feeds its events to
