@@ -175,7 +175,7 @@ func testbedEmulate(ctx context.Context, args []string) error {
 func testbedRun(ctx context.Context, name string, args []string, demo bool) error {
 	fs := flag.NewFlagSet("testbed run", flag.ContinueOnError)
 	plot := fs.String("plot", "", "draw latency over time per system to this SVG file")
-	out := fs.String("out", "", "write the full report (results, time series) to this JSON file")
+	out := fs.String("out", "", "write the full report (results, time series) to this JSON file\n(run: polylink-testbed-SCENARIO.json by default; demo: none)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of the table")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -183,6 +183,9 @@ func testbedRun(ctx context.Context, name string, args []string, demo bool) erro
 	sc, err := testbed.LoadScenario(name)
 	if err != nil {
 		return usagef("testbed run: %v", err)
+	}
+	if *out == "" && !demo {
+		*out = "polylink-testbed-" + sc.Name + ".json"
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -252,6 +255,7 @@ func writeReportFiles(r stream.Report, plot, out string) error {
 		if err := r.WriteJSON(f); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
+		fmt.Fprintf(os.Stderr, "report written to %s\n", out)
 	}
 	return nil
 }
