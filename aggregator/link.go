@@ -35,3 +35,16 @@ type TryWriter interface {
 	// (and err nil) when the write would block.
 	TryWriteTo(pkt []byte, dst netip.Addr) (sent bool, err error)
 }
+
+// BatchReader is implemented by links that can read several packets per
+// system call. The engine's reader then takes whatever a burst left queued
+// in one call instead of one call (and one empty read) per packet.
+type BatchReader interface {
+	// ReadBatch reads up to len(bufs) packets into bufs and returns how
+	// many; for i < n, pkts[i] is packet i's bundle bytes (a subslice of
+	// bufs[i], nil if it was unusable: truncated, malformed outer header)
+	// and srcs[i] its outer source address. It blocks until at least one
+	// packet is there; after the link is closed it returns an error
+	// matching net.ErrClosed.
+	ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (n int, err error)
+}

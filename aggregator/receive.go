@@ -12,9 +12,20 @@ import (
 	"github.com/polylink/polylink/wire"
 )
 
+// readBatch is how many packets a batch read takes at most, and
+// readBatchBuf each one's buffer: a jumbo frame's payload fits.
+const (
+	readBatch    = 16
+	readBatchBuf = 9216
+)
+
 // readLoop is one link's reader: it runs until the Link is closed.
 func (e *Engine) readLoop(ll *localLink, l Link) {
 	defer e.wg.Done()
+	if br, ok := l.(BatchReader); ok {
+		e.readBatchLoop(ll, br)
+		return
+	}
 	buf := make([]byte, 65536)
 	failures := 0
 	for {
@@ -37,6 +48,42 @@ func (e *Engine) readLoop(ll *localLink, l Link) {
 		}
 		failures = 0
 		e.handle(ll, src, pkt)
+	}
+}
+
+// readBatchLoop is readLoop for links that read in batches.
+func (e *Engine) readBatchLoop(ll *localLink, br BatchReader) {
+	bufs := make([][]byte, readBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, readBatchBuf)
+	}
+	pkts := make([][]byte, readBatch)
+	srcs := make([]netip.Addr, readBatch)
+	failures := 0
+	for {
+		n, err := br.ReadBatch(bufs, pkts, srcs)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			e.stats.readErrors.Add(1)
+			if failures++; failures > 3 {
+				select {
+				case <-e.done:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		failures = 0
+		for i := range n {
+			if pkts[i] == nil {
+				e.stats.readErrors.Add(1)
+				continue
+			}
+			e.handle(ll, srcs[i], pkts[i])
+		}
 	}
 }
 

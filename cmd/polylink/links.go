@@ -13,6 +13,12 @@ import (
 type socketLink struct {
 	s   *linkmon.Socket
 	nic linkmon.NIC
+	rx  *[]linkmon.Message // ReadBatch's messages; one reader per link
+}
+
+// newSocketLink wraps a socket for the engine.
+func newSocketLink(s *linkmon.Socket, nic linkmon.NIC) socketLink {
+	return socketLink{s: s, nic: nic, rx: new([]linkmon.Message)}
 }
 
 // Index implements aggregator.Link.
@@ -27,6 +33,26 @@ func (l socketLink) Addr() netip.Addr { return l.nic.Addr }
 // ReadFrom implements aggregator.Link.
 func (l socketLink) ReadFrom(buf []byte) ([]byte, netip.Addr, error) {
 	return l.s.ReadFrom(buf)
+}
+
+// ReadBatch implements aggregator.BatchReader over recvmmsg.
+func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, error) {
+	msgs := *l.rx
+	if len(msgs) != len(bufs) {
+		msgs = make([]linkmon.Message, len(bufs))
+		*l.rx = msgs
+	}
+	for i := range msgs {
+		msgs[i].Buf = bufs[i]
+	}
+	n, err := l.s.ReadBatch(msgs)
+	for i := range n {
+		pkts[i], srcs[i] = msgs[i].Payload, msgs[i].Addr
+		if msgs[i].Truncated {
+			pkts[i] = nil
+		}
+	}
+	return n, err
 }
 
 // WriteTo implements aggregator.Link.
@@ -70,7 +96,7 @@ func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkFe
 					continue // a change that kept the socket (a second address, the MTU)
 				}
 				sockets[ev.NIC.Index] = ev.Socket
-				eng.AddLink(socketLink{s: ev.Socket, nic: ev.NIC})
+				eng.AddLink(newSocketLink(ev.Socket, ev.NIC))
 			case linkmon.Removed:
 				delete(sockets, ev.NIC.Index)
 				eng.RemoveLink(ev.NIC.Index)
