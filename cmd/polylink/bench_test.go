@@ -66,7 +66,7 @@ func BenchmarkTunnelThroughput(b *testing.B) {
 }
 
 func benchThroughput(b *testing.B, rate float64, p stream.Profile) {
-	tn := newTwoNodes(b)
+	tn := newTwoNodes(b, "--probe", "100ms") // the default, as users run it
 	var loss, pps, cpuUS float64
 	for i := 0; i < b.N; i++ {
 		flow := udpFlowB(b, tn, 6000+i, p)
@@ -96,7 +96,7 @@ func benchThroughput(b *testing.B, rate float64, p stream.Profile) {
 // BenchmarkTunnelLatency compares one-way latency at 1,000 packet/s over
 // polylink with the bare link under it.
 func BenchmarkTunnelLatency(b *testing.B) {
-	tn := newTwoNodes(b)
+	tn := newTwoNodes(b, "--probe", "100ms") // the default, as users run it
 	var p50, p99, bare50, bare99 float64
 	for i := 0; i < b.N; i++ {
 		p := stream.AudioProfile(1000, 200, 3*time.Second)
