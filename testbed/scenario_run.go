@@ -73,7 +73,7 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 		return nil, err
 	}
 	defer func() {
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
 			os.RemoveAll(work)
 		} else {
 			err = fmt.Errorf("%w (daemon logs kept in %s)", err, work)

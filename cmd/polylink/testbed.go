@@ -199,8 +199,11 @@ func testbedRun(ctx context.Context, name string, args []string, demo bool) erro
 		fmt.Printf("scenario %s: %s\n", sc.Name, sc.Description)
 	}
 	run, err := testbed.RunScenario(ctx, sc, testbed.RunOptions{Binary: bin, Progress: progress})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("testbed %s: interrupted; every namespace, link and process it made is removed", sc.Name)
+	}
 	if err != nil {
-		return fmt.Errorf("testbed run %s: %w", sc.Name, err)
+		return fmt.Errorf("testbed run %s: %s", sc.Name, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	report := stream.Report{Title: "polylink testbed: " + sc.Name, Scenario: run, Results: run.Results}
 	if err := writeReportFiles(report, *plot, *out); err != nil {
