@@ -22,37 +22,10 @@ const (
 // readLoop is one link's reader: it runs until the Link is closed.
 func (e *Engine) readLoop(ll *localLink, l Link) {
 	defer e.wg.Done()
-	if br, ok := l.(BatchReader); ok {
-		e.readBatchLoop(ll, br)
-		return
+	br, ok := l.(BatchReader)
+	if !ok {
+		br = oneAtATime{l}
 	}
-	buf := make([]byte, 65536)
-	failures := 0
-	for {
-		pkt, src, err := l.ReadFrom(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			e.stats.readErrors.Add(1)
-			// One bad packet costs nothing; a persistent error must not
-			// spin a core.
-			if failures++; failures > 3 {
-				select {
-				case <-e.done:
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			continue
-		}
-		failures = 0
-		e.handle(ll, src, pkt)
-	}
-}
-
-// readBatchLoop is readLoop for links that read in batches.
-func (e *Engine) readBatchLoop(ll *localLink, br BatchReader) {
 	bufs := make([][]byte, readBatch)
 	for i := range bufs {
 		bufs[i] = make([]byte, readBatchBuf)
@@ -67,6 +40,8 @@ func (e *Engine) readBatchLoop(ll *localLink, br BatchReader) {
 				return
 			}
 			e.stats.readErrors.Add(1)
+			// One bad packet costs nothing; a persistent error must not
+			// spin a core.
 			if failures++; failures > 3 {
 				select {
 				case <-e.done:
@@ -85,6 +60,19 @@ func (e *Engine) readBatchLoop(ll *localLink, br BatchReader) {
 			e.handle(ll, srcs[i], pkts[i])
 		}
 	}
+}
+
+// oneAtATime reads a Link that has no batch reads one packet per call.
+type oneAtATime struct{ l Link }
+
+// ReadBatch implements BatchReader with one ReadFrom.
+func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, error) {
+	pkt, src, err := o.l.ReadFrom(bufs[0])
+	if err != nil {
+		return 0, err
+	}
+	pkts[0], srcs[0] = pkt, src
+	return 1, nil
 }
 
 // handle runs one received bundle packet through decode, the connection's
