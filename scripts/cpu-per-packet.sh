@@ -5,7 +5,7 @@
 #   iperf3 client in A → 198.19.90.2 (B's virtual address) → iperf3 server in B
 #
 # Usage (root; needs iperf3): scripts/cpu-per-packet.sh [--floor|--floor-go] [RATE_PPS ...]
-# Prints, per rate, the packets iperf3 delivered and both daemons' CPU time
+# Prints, per rate, the packets iperf3 delivered and both relays' CPU time
 # (scheduler run time of all their threads) per delivered packet, then the
 # round-trip time of 3,000 pings at 1,000/s through the tunnel and over the
 # bare link. --floor runs scripts/floor-relay.c instead of polylink: the
@@ -36,10 +36,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$work/polylink" ./cmd/polylink
 case "$floor" in
   c) gcc -O2 -o "$work/floor-relay" scripts/floor-relay.c -lpthread ;;
   go) go build -o "$work/floor-relay" ./scripts/floor-relay-go ;;
+  *) go build -o "$work/polylink" ./cmd/polylink ;;
 esac
 ip netns add "$A"; ip netns add "$B"
 for i in 0 1; do
