@@ -24,6 +24,14 @@ func do(ns netns.NsHandle, fn func() error) error {
 			return
 		}
 		defer orig.Close()
+		if orig.Equal(ns) {
+			// Already there: setns needs CAP_SYS_ADMIN even to enter
+			// the current namespace, which a daemon running with only
+			// CAP_NET_ADMIN and CAP_NET_RAW does not hold.
+			runtime.UnlockOSThread()
+			errc <- fn()
+			return
+		}
 		if err := netns.Set(ns); err != nil {
 			errc <- fmt.Errorf("enter network namespace: %w", err)
 			return

@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// controlServer answers status requests on a unix socket only root can
-// open. Protocol: the client writes one line, "status"; the server writes
+// controlServer answers status requests on a unix socket. The socket is
+// the daemon user's, mode 0660: that user, its group's members and root may
+// ask (see socketMode). Protocol: the client writes one line, "status"; the server writes
 // one JSON document and closes the connection.
 type controlServer struct {
 	ln       net.Listener
@@ -26,7 +27,7 @@ type controlServer struct {
 }
 
 func listenControl(path string, snapshot func() any) (*controlServer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), socketDirMode); err != nil {
 		return nil, fmt.Errorf("control socket directory: %w", err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -34,7 +35,7 @@ func listenControl(path string, snapshot func() any) (*controlServer, error) {
 		return nil, fmt.Errorf("control socket %s is in use: is polylink already running on this TUN?", path)
 	}
 	_ = os.Remove(path) // a stale socket of a daemon that died
-	old := syscall.Umask(0o077)
+	old := syscall.Umask(socketUmask)
 	ln, err := net.Listen("unix", path)
 	syscall.Umask(old)
 	if err != nil {
@@ -99,7 +100,7 @@ func queryControl(path string) ([]byte, error) {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
 			return nil, fmt.Errorf("no polylink daemon answers on %s: start one with 'polylink run', or name its TUN with --tun or its socket with --control", path)
 		case errors.Is(err, fs.ErrPermission):
-			return nil, fmt.Errorf("%s: permission denied: the control socket is root's; run status with sudo", path)
+			return nil, fmt.Errorf("%s: permission denied: the control socket belongs to the daemon's user and group; join that group (polylink under systemd) or use sudo", path)
 		}
 		return nil, fmt.Errorf("connect to %s: %w", path, err)
 	}

@@ -54,6 +54,8 @@ type node struct {
 	control string
 	cmd     *exec.Cmd
 	out     *syncBuffer
+	wrap    []string // runs the binary through this (setpriv …); none if empty
+	bin     string   // the binary; polylinkBinary if empty
 }
 
 type syncBuffer struct {
@@ -77,14 +79,19 @@ func (s *syncBuffer) String() string {
 // status. The daemon is stopped (by PID) when the test ends.
 func startNode(t testing.TB, ns *testbed.Namespace, args ...string) *node {
 	t.Helper()
-	n := &node{t: t, ns: ns, args: args, control: filepath.Join(t.TempDir(), "ctl.sock")}
-	n.start()
-	t.Cleanup(func() {
+	return startNodeWith(t, &node{t: t, ns: ns, args: args, control: filepath.Join(t.TempDir(), "ctl.sock")})
+}
+
+// startNodeWith starts the daemon n describes (see startNode).
+func startNodeWith(t testing.TB, n *node) *node {
+	t.Helper()
+	t.Cleanup(func() { // before start: a daemon that never answers is stopped too
 		n.stop()
-		if t.Failed() {
-			t.Logf("log of polylink in %s:\n%s", ns.Name, n.out.String())
+		if t.Failed() && n.out != nil {
+			t.Logf("log of polylink in %s:\n%s", n.ns.Name, n.out.String())
 		}
 	})
+	n.start()
 	return n
 }
 
@@ -92,7 +99,12 @@ func (n *node) start() {
 	n.t.Helper()
 	n.out = &syncBuffer{}
 	args := append([]string{"run", "--control", n.control}, n.args...)
-	n.cmd = n.ns.Command(context.Background(), polylinkBinary(n.t), args...)
+	bin := n.bin
+	if bin == "" {
+		bin = polylinkBinary(n.t)
+	}
+	argv := append(append(append([]string{}, n.wrap...), bin), args...)
+	n.cmd = n.ns.Command(context.Background(), argv[0], argv[1:]...)
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -136,8 +135,8 @@ func runCommand(args []string) error {
 	if err != nil {
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return errors.New("run: needs root (or CAP_NET_ADMIN and CAP_NET_RAW) to create the TUN and raw sockets; run it with sudo")
+	if err := checkCaps(); err != nil {
+		return err
 	}
 	log, err := newLogger(cfg.logFormat, cfg.verbose)
 	if err != nil {

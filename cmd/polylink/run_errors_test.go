@@ -48,7 +48,9 @@ func TestRunErrorsSayWhatToDo(t *testing.T) {
 	}{
 		{"virtual prefix overlaps a real network", nil, args, "overlaps an address on eth0: pick another --vip"},
 		{"not root", []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"},
-			[]string{"run", "--vip", "198.19.95.7/24", "--peer", "198.18.94.2"}, "needs root"},
+			[]string{"run", "--vip", "198.19.95.7/24", "--peer", "198.18.94.2"}, "missing CAP_NET_ADMIN and CAP_NET_RAW"},
+		{"only CAP_NET_ADMIN", []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+net_admin", "--ambient-caps=+net_admin"},
+			[]string{"run", "--vip", "198.19.95.7/24", "--peer", "198.18.94.2"}, "missing CAP_NET_RAW (needed"},
 		{"no /dev/net/tun", []string{"unshare", "--mount", "sh", "-c", "mount -t tmpfs none /dev/net && exec \"$0\" \"$@\""},
 			[]string{"run", "--vip", "198.19.95.7/24", "--peer", "198.18.94.2", "--control", filepath.Join(t.TempDir(), "d.sock")}, "modprobe tun"},
 	} {
