@@ -17,6 +17,8 @@ const usage = `polylink: multipath redundant-transmission virtual router
 
 usage:
   polylink run      --vip ADDR/PREFIX --peer UNDERLAY_ADDR [...]   run the daemon
+  polylink run      --config FILE [flags that override it]
+  polylink check-config FILE                                    check a config file
   polylink status   [--tun NAME | --control PATH] [--json] [--watch]
   polylink testbed  up | down | status | run SCENARIO | demo
   polylink version
@@ -45,6 +47,8 @@ func dispatch(args []string) int {
 		err = runCommand(args[1:])
 	case "status":
 		err = statusCommand(args[1:])
+	case "check-config":
+		err = checkConfigCommand(args[1:])
 	case "testbed":
 		err = testbedCommand(args[1:])
 	case "version", "--version", "-v":

@@ -42,7 +42,14 @@ type runConfig struct {
 	cpuProf   string
 }
 
+// parseRunFlags reads run's flags and, with --config, its config file.
 func parseRunFlags(args []string) (runConfig, error) {
+	var file configFile
+	c, err := parseRunArgs(args, &file)
+	return c, file.locate(err)
+}
+
+func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var (
 		c                          runConfig
@@ -64,7 +71,11 @@ func parseRunFlags(args []string) (runConfig, error) {
 	fs.StringVar(&c.logFormat, "log", "console", "log format: console or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log debug detail too")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile to this file until exit (for developers)")
+	fs.StringVar(&file.path, "config", "", "read settings from this TOML file (keys are these flags' names); flags given here win")
 	if err := parseFlags(fs, args); err != nil {
+		return c, err
+	}
+	if err := file.apply(fs); err != nil {
 		return c, err
 	}
 	if vip == "" {
