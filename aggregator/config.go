@@ -36,6 +36,10 @@ type Config struct {
 	// packet and the virtual address of the host that sent it. It is called
 	// from link reader goroutines, concurrently, and must not keep pkt.
 	Deliver func(from netip.Addr, pkt []byte)
+	// AcceptHost, if set, vets the virtual address a new host claims before
+	// the engine learns it (the router refuses addresses that are no host of
+	// the virtual network, and counts them). It must be fast and lock-free.
+	AcceptHost func(vip netip.Addr) bool
 	// Logger receives operator events; nil means no logging.
 	Logger *zap.Logger
 }
@@ -64,6 +68,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Deliver == nil {
 		c.Deliver = func(netip.Addr, []byte) {}
+	}
+	if c.AcceptHost == nil {
+		c.AcceptHost = func(netip.Addr) bool { return true }
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -253,6 +253,8 @@ func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now i
 	} else if !e.peers[src] && !e.cfg.Router {
 		e.stats.unknownHost.Add(1) // decided without the write lock: strangers cannot stall the engine
 		return nil, false
+	} else if !e.cfg.AcceptHost(h.Host) {
+		return nil, false // counted by AcceptHost's owner
 	}
 	e.mu.RUnlock()
 	defer e.mu.RLock()

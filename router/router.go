@@ -56,6 +56,7 @@ type counters struct {
 	sent, forwarded, noRoute            atomic.Uint64
 	ttlExpired, notIPv4, icmpSent       atomic.Uint64
 	sendFailed, truncated               atomic.Uint64
+	spoofed, transit, badHost           atomic.Uint64 // trust.go's refusals
 }
 
 // New returns a router over cfg.Device and b; Start begins reading the TUN.
@@ -109,19 +110,29 @@ func (r *Router) readLoop() {
 }
 
 // Deliver takes the first copy of a data packet from host from (the bundle
-// engine's callback): packets for this node go to the TUN; on a router node,
-// packets for other hosts go on.
+// engine's callback). A packet whose source from may not speak for is
+// dropped (see sourceAllowed); packets for this node go to the TUN; on a
+// router node, packets for other hosts go on; a plain host drops them, so
+// it never becomes a relay into its own kernel.
 func (r *Router) Deliver(from netip.Addr, pkt []byte) {
 	h, ok := ParseIPv4(pkt)
 	if !ok {
 		r.stats.notIPv4.Add(1)
 		return
 	}
-	if r.relay && h.Dst != r.prefix.Addr() && !r.isLocalBroadcast(h.Dst) {
-		r.forward(pkt, h, from)
+	if !r.sourceAllowed(from, h.Src) {
+		r.stats.spoofed.Add(1)
 		return
 	}
-	r.writeTUN(pkt)
+	if h.Dst == r.prefix.Addr() || r.isLocalBroadcast(h.Dst) {
+		r.writeTUN(pkt)
+		return
+	}
+	if !r.relay {
+		r.stats.transit.Add(1)
+		return
+	}
+	r.forward(pkt, h, from)
 }
 
 func (r *Router) isLocalBroadcast(a netip.Addr) bool {

@@ -12,32 +12,36 @@ import (
 
 // vnode is one in-memory polylink node: engine, router and fake TUN.
 type vnode struct {
-	eng *aggregator.Engine
-	rt  *router.Router
-	tun *router.FakeTUN
+	eng   *aggregator.Engine
+	rt    *router.Router
+	tun   *router.FakeTUN
+	links map[string]*aggregator.FakeLink // by underlay address
 }
 
-func newVNode(t *testing.T, net *aggregator.FakeNetwork, vip string, relay bool, peers []string, links map[string]string) *vnode {
+func newVNode(t *testing.T, net *aggregator.FakeNetwork, vip string, relay bool, peers []string, links map[string]string, routes ...router.Route) *vnode {
 	t.Helper()
 	p := netip.MustParsePrefix(vip)
-	n := &vnode{tun: router.NewFakeTUN("pl0", 99, 1464)}
+	n := &vnode{tun: router.NewFakeTUN("pl0", 99, 1464), links: map[string]*aggregator.FakeLink{}}
 	var ps []netip.Addr
 	for _, s := range peers {
 		ps = append(ps, netip.MustParseAddr(s))
 	}
 	eng, err := aggregator.New(aggregator.Config{VIP: p.Addr(), Peers: ps, Router: relay,
 		ProbeInterval: 20 * time.Millisecond, HostTimeout: 400 * time.Millisecond,
-		Deliver: func(from netip.Addr, pkt []byte) { n.rt.Deliver(from, pkt) }})
+		Deliver:    func(from netip.Addr, pkt []byte) { n.rt.Deliver(from, pkt) },
+		AcceptHost: func(vip netip.Addr) bool { return n.rt.AcceptHost(vip) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.eng = eng
-	n.rt = router.New(router.Config{Device: n.tun, Prefix: p, Relay: relay}, eng)
+	n.rt = router.New(router.Config{Device: n.tun, Prefix: p, Relay: relay, Routes: routes}, eng)
 	n.rt.Start()
 	i := 1
 	for addr, seg := range links {
 		i++
-		eng.AddLink(net.NewLink(i, "eth"+seg[1:], netip.MustParseAddr(addr), seg))
+		l := net.NewLink(i, "eth"+seg[1:], netip.MustParseAddr(addr), seg)
+		n.links[addr] = l
+		eng.AddLink(l)
 	}
 	t.Cleanup(func() { n.close() })
 	return n
@@ -74,11 +78,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// threeNodes is the seed's network in memory: A —2 links— R —2 links— B.
-func threeNodes(t *testing.T) (a, r, b *vnode) {
+// threeNodes is the seed's network in memory: A —2 links— R —2 links— B;
+// rRoutes are R's static routes.
+func threeNodes(t *testing.T, rRoutes ...router.Route) (a, r, b *vnode) {
 	net := aggregator.NewFakeNetwork()
 	r = newVNode(t, net, "198.19.0.1/24", true, nil, map[string]string{
-		"198.18.0.3": "s0", "198.18.1.3": "s1", "198.18.2.3": "s2", "198.18.3.3": "s3"})
+		"198.18.0.3": "s0", "198.18.1.3": "s1", "198.18.2.3": "s2", "198.18.3.3": "s3"}, rRoutes...)
 	a = newVNode(t, net, "198.19.0.2/24", false, []string{"198.18.0.3", "198.18.1.3"},
 		map[string]string{"198.18.0.2": "s0", "198.18.1.2": "s1"})
 	b = newVNode(t, net, "198.19.0.3/24", false, []string{"198.18.2.3", "198.18.3.3"},

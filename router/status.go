@@ -35,6 +35,13 @@ type CounterStatus struct {
 	ICMPSent       uint64 `json:"icmp_sent"`
 	SendFailed     uint64 `json:"send_failed"`
 	Truncated      uint64 `json:"truncated_dropped"`
+	// Spoofed counts packets whose source the sending host may not use.
+	Spoofed uint64 `json:"spoofed_source_dropped"`
+	// Transit counts packets for other hosts reaching a node that is no router.
+	Transit uint64 `json:"transit_dropped"`
+	// BadHost counts packets from hosts claiming an address that is no host
+	// of the virtual network (outside it, its network or broadcast address).
+	BadHost uint64 `json:"bad_host_addr_dropped"`
 }
 
 // Status snapshots the router.
@@ -53,6 +60,7 @@ func (r *Router) Status() Status {
 		Sent: st.sent.Load(), Forwarded: st.forwarded.Load(), NoRoute: st.noRoute.Load(),
 		TTLExpired: st.ttlExpired.Load(), NotIPv4: st.notIPv4.Load(), ICMPSent: st.icmpSent.Load(),
 		SendFailed: st.sendFailed.Load(), Truncated: st.truncated.Load(),
+		Spoofed: st.spoofed.Load(), Transit: st.transit.Load(), BadHost: st.badHost.Load(),
 	}
 	return s
 }

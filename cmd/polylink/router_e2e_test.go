@@ -422,11 +422,17 @@ func TestRouterHostTableBoundedUnderForgedHosts(t *testing.T) {
 	virtual := testbed.VirtualNet
 	var pkt [wire.HeaderLen + wire.ProbeLen]byte
 	const forged, perMs = 4000, 2 // 2 s at 2,000 packet/s
-	maxSeen, sendErrs := 0, 0
+	maxSeen, sendErrs, outside := 0, 0, 0
 	for i := range forged {
-		var host netip.Addr
-		for !host.IsValid() || virtual.Contains(host) {
-			host = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+		// Three in four claim a free host address of the virtual network
+		// (.4 to .254) and fill the table; the rest claim addresses outside
+		// it, which the router refuses before learning anything.
+		host := netip.AddrFrom4([4]byte{198, 19, 0, byte(4 + rng.IntN(251))})
+		if i%4 == 3 {
+			outside++
+			for virtual.Contains(host) {
+				host = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+			}
 		}
 		h := wire.Header{State: uint8(rng.IntN(3)), Kind: wire.KindProbe, Host: host, SrcIndex: rng.Uint32()}
 		p := wire.Probe{SendTime: 1, Seq: rng.Uint32(), Epoch: rng.Uint32() | 1}
@@ -448,8 +454,8 @@ func TestRouterHostTableBoundedUnderForgedHosts(t *testing.T) {
 	o := wait()
 	r := o.Analyze(stream.Options{})
 	st := rn.vm1.status()
-	t.Logf("%d forged hosts sent (%d send errors); router: at most %d hosts seen, %d evicted, %d packets dropped as unknown host; stream sent %d lost %d duplicates %d",
-		forged, sendErrs, maxSeen, st.Counters.HostsEvicted, st.Counters.UnknownHost, r.Sent, r.Lost, r.Duplicates)
+	t.Logf("%d forged hosts sent (%d send errors); router: at most %d hosts seen, %d evicted, %d packets dropped as unknown host, %d of %d outside the network refused; stream sent %d lost %d duplicates %d",
+		forged, sendErrs, maxSeen, st.Counters.HostsEvicted, st.Counters.UnknownHost, st.Router.Counters.BadHost, outside, r.Sent, r.Lost, r.Duplicates)
 	if maxSeen > maxHosts || len(st.Hosts) > maxHosts {
 		t.Errorf("router's host table grew to %d (now %d), beyond --max-hosts %d", maxSeen, len(st.Hosts), maxHosts)
 	}
@@ -457,6 +463,9 @@ func TestRouterHostTableBoundedUnderForgedHosts(t *testing.T) {
 	// the oldest of them and the proven hosts keep their places.
 	if st.Counters.HostsEvicted == 0 {
 		t.Errorf("the flood never filled the table: %d evicted", st.Counters.HostsEvicted)
+	}
+	if bad := st.Router.Counters.BadHost; bad == 0 || bad > uint64(outside) {
+		t.Errorf("router refused %d claims to addresses outside the virtual network; %d were sent", bad, outside)
 	}
 	if !hasHost(rn.vm1, vipVM0) || !hasHost(rn.vm1, vipVM2) || rn.vm1.upPaths(vipVM0) != 2 || rn.vm1.upPaths(vipVM2) != 2 {
 		t.Errorf("the real hosts lost their place or paths: hosts %v", hostVIPs(rn.vm1))

@@ -196,7 +196,8 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	eng, err := aggregator.New(aggregator.Config{
 		VIP: cfg.vip.Addr(), Peers: cfg.peers, Router: cfg.relay, ProbeInterval: cfg.probe,
 		HostTimeout: cfg.hostTTL, MaxHosts: cfg.maxHosts, MaxRemotesPerHost: cfg.maxNICs, Logger: log.Named("bundle"),
-		Deliver: func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
+		Deliver:    func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
+		AcceptHost: func(vip netip.Addr) bool { return rt.AcceptHost(vip) },
 	})
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
