@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"strconv"
+
+	"github.com/polylink/polylink/internal/ipv4"
 )
 
 // IP protocol numbers the classifier names.
@@ -46,11 +48,8 @@ type Packet struct {
 // version, an IHL below 5 or past the end. Ports are read only where they
 // are; a truncated transport header leaves them 0. It never allocates.
 func Parse(pkt []byte) (p Packet, ok bool) {
-	if len(pkt) < 20 || pkt[0]>>4 != 4 {
-		return Packet{}, false
-	}
-	ihl := int(pkt[0]&0x0f) * 4
-	if ihl < 20 || ihl > len(pkt) {
+	ihl := ipv4.HeaderLen(pkt)
+	if ihl == 0 {
 		return Packet{}, false
 	}
 	p.DSCP = pkt[1] >> 2

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/polylink/polylink/internal/ipv4"
 )
 
 // socketBuffer is the send and receive buffer of every raw socket: about
@@ -226,12 +228,9 @@ func (s *Socket) ioError(op string, err error) error {
 // parseOuterHeader splits a received packet into its outer source address
 // and the payload after the outer IPv4 header.
 func parseOuterHeader(pkt []byte) (payload []byte, src netip.Addr, ok bool) {
-	if len(pkt) < 20 || pkt[0]>>4 != 4 {
+	ihl := ipv4.HeaderLen(pkt)
+	if ihl == 0 {
 		return nil, netip.Addr{}, false
 	}
-	ihl := int(pkt[0]&0x0f) * 4
-	if ihl < 20 || ihl > len(pkt) {
-		return nil, netip.Addr{}, false
-	}
-	return pkt[ihl:], netip.AddrFrom4([4]byte(pkt[12:16])), true
+	return pkt[ihl:], ipv4.Src(pkt), true
 }

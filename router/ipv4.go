@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/polylink/polylink/internal/ipv4"
 )
 
 // IPv4 header offsets and sizes (RFC 791) the helpers below rely on.
 const (
-	ipv4MinHeaderLen = 20
-	ipv4MaxHeaderLen = 60
+	ipv4MinHeaderLen = ipv4.MinHeaderLen
+	ipv4MaxHeaderLen = ipv4.MaxHeaderLen
 	ipv4TTLOffset    = 8
 	ipv4CsumOffset   = 10
 	icmpHeaderLen    = 8
@@ -68,18 +70,18 @@ type IPv4Info struct {
 // HeaderLen ≤ TotalLen ≤ len(pkt). It does not verify the header checksum
 // (the kernel did for packets read from a TUN). It never allocates.
 func ParseIPv4(pkt []byte) (h IPv4Info, ok bool) {
-	if len(pkt) < ipv4MinHeaderLen || pkt[0]>>4 != 4 {
+	headerLen := ipv4.HeaderLen(pkt)
+	if headerLen == 0 {
 		return IPv4Info{}, false
 	}
-	headerLen := int(pkt[0]&0x0f) * 4
-	totalLen := int(binary.BigEndian.Uint16(pkt[2:4]))
-	if headerLen < ipv4MinHeaderLen || headerLen > totalLen || totalLen > len(pkt) {
+	totalLen := ipv4.TotalLen(pkt)
+	if headerLen > totalLen || totalLen > len(pkt) {
 		return IPv4Info{}, false
 	}
 	frag := binary.BigEndian.Uint16(pkt[6:8])
 	return IPv4Info{
-		Src:            netip.AddrFrom4([4]byte(pkt[12:16])),
-		Dst:            netip.AddrFrom4([4]byte(pkt[16:20])),
+		Src:            ipv4.Src(pkt),
+		Dst:            ipv4.Dst(pkt),
 		TTL:            pkt[ipv4TTLOffset],
 		Protocol:       pkt[9],
 		HeaderLen:      headerLen,

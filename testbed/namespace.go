@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/polylink/polylink/internal/nsenter"
 )
 
 // Namespace is a named network namespace the testbed created. Its name is
@@ -71,34 +72,18 @@ func (n *Namespace) Handle() netns.NsHandle {
 	return n.handle
 }
 
-// Do runs fn on an OS thread switched into the namespace. Sockets and netlink
-// handles fn opens stay in the namespace after Do returns and may be used from
-// any goroutine. The thread is restored afterwards; if that fails it is
-// discarded rather than returned to the Go scheduler in the wrong namespace.
+// Do runs fn on an OS thread switched into the namespace (nsenter.Do) and
+// returns fn's error. Sockets and netlink handles fn opens stay in the
+// namespace after Do returns and may be used from any goroutine.
 func (n *Namespace) Do(fn func() error) error {
-	target := n.Handle()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("read current namespace: %w", err)
-			return // thread stays locked and dies with the goroutine
-		}
-		defer orig.Close()
-		if err := netns.Set(target); err != nil {
-			errc <- fmt.Errorf("enter namespace %s: %w", n.Name, err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("leave namespace %s: %w", n.Name, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	var ferr error
+	// fn's error is kept apart so that only entering or leaving the
+	// namespace is reported with its name, as fn's own errors always were.
+	err := nsenter.Do(n.Handle(), func() error { ferr = fn(); return nil })
+	if err != nil {
+		return errors.Join(ferr, fmt.Errorf("namespace %s: %w", n.Name, err))
+	}
+	return ferr
 }
 
 // Command returns a command that runs inside the namespace (ip netns exec).
