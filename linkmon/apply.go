@@ -3,6 +3,7 @@ package linkmon
 import (
 	"errors"
 	"os"
+	"slices"
 
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
@@ -20,7 +21,7 @@ func (m *Monitor) applyInitial(want map[int]NIC) ([]Event, error) {
 }
 
 // apply makes the open sockets match want and returns the events to send.
-// A NIC whose socket cannot be opened is left out of the set, a retry is
+// A NIC whose sockets cannot be opened is left out of the set, a retry is
 // armed, and the open errors are returned joined.
 func (m *Monitor) apply(want map[int]NIC) (events []Event, openErr error) {
 	have := make(map[int]NIC, len(m.current))
@@ -34,44 +35,42 @@ func (m *Monitor) apply(want map[int]NIC) (events []Event, openErr error) {
 		case Removed:
 			e := m.current[idx]
 			delete(m.current, idx)
-			e.sock.Close()
-			ev.Socket = e.sock
+			e.socks.closeAll()
+			e.socks.fill(&ev)
 			m.log.Info("NIC removed", nicFields(e.nic)...)
 		case Changed:
 			e := m.current[idx]
-			if ev.NIC.Addr == e.nic.Addr {
-				e.sock.setNIC(ev.NIC)
-				m.current[idx] = entry{nic: ev.NIC, sock: e.sock}
-				ev.Socket = e.sock
-				m.log.Info("NIC changed", nicFields(ev.NIC)...)
-				break
-			}
-			e.sock.Close()
-			sock, err := m.open(ev.NIC)
+			socks, err := m.openSockets(e.nic, ev.NIC, e.socks)
 			if err != nil {
 				delete(m.current, idx)
 				openErrs = append(openErrs, err)
 				m.logOpenFailure(ev.NIC, err)
-				ev = Event{Kind: Removed, NIC: e.nic, Socket: e.sock}
+				ev = Event{Kind: Removed, NIC: e.nic}
+				e.socks.fill(&ev)
 				break
 			}
-			m.current[idx] = entry{nic: ev.NIC, sock: sock}
-			ev.Socket = sock
-			m.log.Info("NIC changed address; socket rebound",
-				append(nicFields(ev.NIC), zap.Stringer("old_addr", e.nic.Addr))...)
+			m.current[idx] = entry{nic: ev.NIC, socks: socks}
+			socks.fill(&ev)
+			if e.nic.Addr == ev.NIC.Addr && e.nic.Addr6 == ev.NIC.Addr6 {
+				m.log.Info("NIC changed", nicFields(ev.NIC)...)
+				break
+			}
+			m.log.Info("NIC changed address; sockets rebound",
+				append(nicFields(ev.NIC), zap.Stringer("old_addr", e.nic.Addr), zap.Stringer("old_addr6", e.nic.Addr6))...)
 		case Added:
-			sock, err := m.open(ev.NIC)
+			socks, err := m.openSockets(NIC{}, ev.NIC, nicSockets{})
 			if err != nil {
 				openErrs = append(openErrs, err)
 				m.logOpenFailure(ev.NIC, err)
 				continue
 			}
-			m.current[idx] = entry{nic: ev.NIC, sock: sock}
-			ev.Socket = sock
+			m.current[idx] = entry{nic: ev.NIC, socks: socks}
+			socks.fill(&ev)
 			m.log.Info("NIC added", nicFields(ev.NIC)...)
 		}
 		events = append(events, ev)
 	}
+	m.updateRoutes(want)
 	if len(openErrs) > 0 {
 		m.armRetry()
 	}
@@ -92,13 +91,17 @@ func (m *Monitor) logOpenFailure(nic NIC, err error) {
 	m.log.Warn("open socket failed; NIC unused until a retry succeeds", fields...)
 }
 
-// open opens nic's socket inside the monitored namespace.
-func (m *Monitor) open(nic NIC) (*Socket, error) {
-	var s *Socket
-	err := do(m.ns, func() error {
-		var err error
-		s, err = OpenSocket(nic)
-		return err
-	})
-	return s, err
+// updateRoutes records route changes that came without any other change:
+// they need no event (the sockets stay as they are), only the NIC that
+// NICs() and the sockets report.
+func (m *Monitor) updateRoutes(want map[int]NIC) {
+	for idx, e := range m.current {
+		n, ok := want[idx]
+		if !ok || slices.Equal(e.nic.Routes, n.Routes) {
+			continue
+		}
+		e.nic.Routes = slices.Clone(n.Routes)
+		m.current[idx] = e
+		e.socks.setNIC(e.nic)
+	}
 }

@@ -84,27 +84,14 @@ func (s *Socket) ReadBatch(msgs []Message) (int, error) {
 func (s *Socket) WriteBatch(msgs []Message) (int, error) {
 	b := getBatch()
 	defer putBatch(b)
-	sent := 0
-	for sent < len(msgs) {
-		chunk := msgs[sent:min(len(msgs), sent+maxBatch)]
-		for i := range chunk {
-			dst := chunk[i].Addr.Unmap()
-			if !dst.Is4() {
-				if i == 0 {
-					return sent, s.ioError("write batch", errors.New("destination is not IPv4"))
-				}
-				chunk = chunk[:i] // send what precedes it; the next round reports it
-				break
-			}
-			b.setSend(i, chunk[i].Payload, dst)
+	return writeChunks(b, s.conn, msgs, func(i int, m *Message) error {
+		dst := m.Addr.Unmap()
+		if !dst.Is4() {
+			return s.ioError("write batch", errors.New("destination is not IPv4"))
 		}
-		n, err := b.send(s.conn, len(chunk))
-		sent += n
-		if err != nil {
-			return sent, s.ioError("write batch", err)
-		}
-	}
-	return sent, nil
+		b.setSend(i, m.Payload, dst)
+		return nil
+	}, s.ioError)
 }
 
 func (s *Socket) rxBatch() *batch {

@@ -16,7 +16,7 @@ import (
 // messages that trigger yet another read.
 const dumpAttempts = 10
 
-// readDump reads every link and IPv4 address through h, retrying dumps the
+// readDump reads every link, address and unicast route through h, retrying dumps the
 // kernel marked interrupted (netlink.ErrDumpInterrupted): those are partial
 // and must not be diffed.
 func readDump(h *netlink.Handle) (dump, error) {
@@ -36,11 +36,15 @@ func readDumpOnce(h *netlink.Handle) (dump, error) {
 	if err != nil {
 		return dump{}, fmt.Errorf("dump links: %w", err)
 	}
-	addrs, err := h.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
-		return dump{}, fmt.Errorf("dump IPv4 addresses: %w", err)
+		return dump{}, fmt.Errorf("dump addresses: %w", err)
 	}
-	d := dump{Links: make([]linkState, 0, len(links)), Addrs: make([]addrState, 0, len(addrs))}
+	routes, err := readRoutes(h)
+	if err != nil {
+		return dump{}, err
+	}
+	d := dump{Links: make([]linkState, 0, len(links)), Addrs: make([]addrState, 0, len(addrs)), Routes: routes}
 	for _, l := range links {
 		a := l.Attrs()
 		d.Links = append(d.Links, linkState{
@@ -53,27 +57,30 @@ func readDumpOnce(h *netlink.Handle) (dump, error) {
 		})
 	}
 	for _, a := range addrs {
-		if p, ok := ipv4Prefix(a.IPNet); ok {
+		if p, ok := ipPrefix(a.IPNet); ok {
 			d.Addrs = append(d.Addrs, addrState{
 				Index:     a.LinkIndex,
 				Prefix:    p,
 				Secondary: a.Flags&unix.IFA_F_SECONDARY != 0,
+				Unusable:  p.Addr().Is6() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED|unix.IFA_F_DEPRECATED) != 0,
 			})
 		}
 	}
 	return d, nil
 }
 
-// ipv4Prefix converts a netlink address to a netip.Prefix, reporting false
-// for anything that is not IPv4.
-func ipv4Prefix(n *net.IPNet) (netip.Prefix, bool) {
+// ipPrefix converts a netlink address to a netip.Prefix (IPv4 unmapped),
+// reporting false for anything malformed.
+func ipPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	if n == nil {
 		return netip.Prefix{}, false
 	}
-	ip4 := n.IP.To4()
 	ones, bits := n.Mask.Size()
-	if ip4 == nil || bits != 32 {
-		return netip.Prefix{}, false
+	if ip4 := n.IP.To4(); ip4 != nil && bits == 32 {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte(ip4)), ones), true
 	}
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte(ip4)), ones), true
+	if len(n.IP) == net.IPv6len && bits == 128 {
+		return netip.PrefixFrom(netip.AddrFrom16([16]byte(n.IP)), ones), true
+	}
+	return netip.Prefix{}, false
 }

@@ -13,8 +13,8 @@ const (
 	// and the previous one is already closed; otherwise Event.Socket is the
 	// same socket as before.
 	Changed
-	// Removed: a NIC stopped being usable (down, no IPv4 address left,
-	// deleted, excluded); Event.Socket is its socket, already closed.
+	// Removed: a NIC stopped being usable (down, no usable address left,
+	// deleted, excluded); its sockets in the Event are already closed.
 	Removed
 )
 
@@ -41,8 +41,14 @@ type Event struct {
 	Kind EventKind
 	// NIC is the NIC as it is now; on Removed, as it was last seen usable.
 	NIC NIC
-	// Socket is the NIC's socket; see Kind.
+	// Socket is the NIC's raw IP-in-IP socket; see Kind. Nil on a NIC
+	// without IPv4.
 	Socket *Socket
+	// UDP4 and UDP6 are the NIC's UDP sockets, one per address family it
+	// has, when the monitor has a UDP port (nil otherwise). Like Socket,
+	// each is the same pointer as before on a Changed event that kept its
+	// address, a new one when its address changed.
+	UDP4, UDP6 *UDPSocket
 }
 
 // String returns "kind nic", for logs and test failures.

@@ -37,6 +37,10 @@ type Config struct {
 	// Logger receives one line per NIC added, changed or removed (Info) and
 	// per resync or failure (Warn). Nil means no logging.
 	Logger *zap.Logger
+	// UDPPort, when not 0, makes the monitor open a UDP socket on this port
+	// per usable NIC and address family beside the raw one (Event.UDP4,
+	// Event.UDP6), and count NICs with only IPv6 addresses as usable.
+	UDPPort uint16
 }
 
 // testHooks let tests in this package reach paths that the kernel takes only
@@ -58,6 +62,7 @@ type testHooks struct {
 type Monitor struct {
 	log     *zap.Logger
 	exclude []string
+	udpPort uint16
 	ns      netns.NsHandle // owned; closed when run returns
 	hooks   testHooks
 
@@ -80,10 +85,10 @@ type Monitor struct {
 	nics []NIC // guarded by mu; sorted by Index
 }
 
-// entry is a usable NIC and its socket.
+// entry is a usable NIC and its sockets.
 type entry struct {
-	nic  NIC
-	sock *Socket
+	nic   NIC
+	socks nicSockets
 }
 
 // New starts a monitor: it subscribes to netlink, takes the initial dump and
@@ -108,6 +113,7 @@ func newMonitor(cfg Config, hooks testHooks) (_ *Monitor, err error) {
 	m := &Monitor{
 		log:        log,
 		exclude:    slices.Clone(cfg.Exclude),
+		udpPort:    cfg.UDPPort,
 		ns:         ns,
 		hooks:      hooks,
 		events:     make(chan Event, eventBuffer),
@@ -136,7 +142,7 @@ func newMonitor(cfg Config, hooks testHooks) (_ *Monitor, err error) {
 	if err != nil {
 		return nil, err
 	}
-	initial, err := m.applyInitial(usableNICs(d, m.exclude))
+	initial, err := m.applyInitial(usableNICs(d, m.exclude, m.udpPort != 0))
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +237,7 @@ func (m *Monitor) resync() []Event {
 		m.armRetry()
 		return nil
 	}
-	events, err := m.apply(usableNICs(d, m.exclude))
+	events, err := m.apply(usableNICs(d, m.exclude, m.udpPort != 0))
 	if err == nil {
 		m.retryDelay = minRetryDelay
 	}
@@ -308,7 +314,7 @@ func (m *Monitor) release() error {
 		m.handle = nil
 	}
 	for idx, e := range m.current {
-		if err := e.sock.Close(); err != nil {
+		if err := e.socks.closeAll(); err != nil {
 			errs = append(errs, err)
 		}
 		delete(m.current, idx)
@@ -327,6 +333,7 @@ func nicFields(n NIC) []zap.Field {
 		zap.String("nic", n.Name),
 		zap.Int("index", n.Index),
 		zap.Stringer("addr", n.Prefix),
+		zap.Stringer("addr6", n.Addr6),
 		zap.Int("mtu", n.MTU),
 	}
 }

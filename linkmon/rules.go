@@ -19,49 +19,70 @@ type linkState struct {
 	Oper     netlink.LinkOperState
 }
 
-// addrState is one IPv4 address as a dump reported it.
+// addrState is one IPv4 or IPv6 address as a dump reported it.
 type addrState struct {
 	Index     int // interface it sits on
 	Prefix    netip.Prefix
-	Secondary bool // IFA_F_SECONDARY: another address of the same subnet came first
+	Secondary bool // IFA_F_SECONDARY: another address of the same subnet came first (IPv6: a temporary address)
+	// Unusable (IPv6 only): tentative (DAD not finished: bind fails),
+	// DAD failed, or deprecated (its lifetime ran out; kept by the kernel
+	// only for connections already using it).
+	Unusable bool
 }
 
-// dump is one read of every link and every IPv4 address of a namespace.
+// dump is one read of every link, every IPv4 and IPv6 address and every
+// unicast route of a namespace.
 type dump struct {
-	Links []linkState
-	Addrs []addrState
+	Links  []linkState
+	Addrs  []addrState
+	Routes []routeState
 }
 
 // usableNICs applies the rules to a dump and returns the usable NICs by
 // index. A NIC is usable when it is up (see linkUsable), is not excluded by
-// name and carries at least one IPv4 address.
-func usableNICs(d dump, exclude []string) map[int]NIC {
+// name and carries at least one IPv4 address, or, with withV6 (the monitor
+// opens UDP sockets, which IPv6 can carry), one usable IPv6 address.
+func usableNICs(d dump, exclude []string, withV6 bool) map[int]NIC {
 	byIndex := make(map[int][]addrState)
+	byIndex6 := make(map[int][]addrState)
 	for _, a := range d.Addrs {
-		byIndex[a.Index] = append(byIndex[a.Index], a)
+		switch {
+		case a.Prefix.Addr().Is4():
+			byIndex[a.Index] = append(byIndex[a.Index], a)
+		case withV6 && usable6(a):
+			byIndex6[a.Index] = append(byIndex6[a.Index], a)
+		}
 	}
+	routes := routesByIndex(d.Routes)
 	nics := make(map[int]NIC)
 	for _, l := range d.Links {
-		addrs := byIndex[l.Index]
-		if !linkUsable(l) || excluded(l.Name, exclude) || len(addrs) == 0 {
+		addrs, addrs6 := byIndex[l.Index], byIndex6[l.Index]
+		if !linkUsable(l) || excluded(l.Name, exclude) || len(addrs)+len(addrs6) == 0 {
 			continue
 		}
-		chosen := chooseAddr(addrs)
-		all := make([]netip.Prefix, len(addrs))
-		for i, a := range addrs {
-			all[i] = a.Prefix
+		n := NIC{Index: l.Index, Name: l.Name, MTU: l.MTU, Routes: routes[l.Index]}
+		if len(addrs) > 0 {
+			n.Prefix = chooseAddr(addrs)
+			n.Addr = n.Prefix.Addr()
+			n.Addrs = sortedPrefixes(addrs)
 		}
-		slices.SortFunc(all, comparePrefixes)
-		nics[l.Index] = NIC{
-			Index:  l.Index,
-			Name:   l.Name,
-			Addr:   chosen.Addr(),
-			Prefix: chosen,
-			Addrs:  all,
-			MTU:    l.MTU,
+		if len(addrs6) > 0 {
+			n.Addr6 = chooseAddr(addrs6).Addr()
+			n.Addrs6 = sortedPrefixes(addrs6)
 		}
+		nics[l.Index] = n
 	}
 	return nics
+}
+
+// sortedPrefixes returns the prefixes of addrs, sorted by comparePrefixes.
+func sortedPrefixes(addrs []addrState) []netip.Prefix {
+	all := make([]netip.Prefix, len(addrs))
+	for i, a := range addrs {
+		all[i] = a.Prefix
+	}
+	slices.SortFunc(all, comparePrefixes)
+	return all
 }
 
 // linkUsable reports whether a link can carry traffic: administratively up,

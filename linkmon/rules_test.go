@@ -43,7 +43,7 @@ func TestUsableNICsLinkRules(t *testing.T) {
 		12: {up(2, "xdocker0"), true},
 	} {
 		d := dump{Links: []linkState{c.link}, Addrs: []addrState{addr(c.link.Index, "198.18.40.1/24")}}
-		_, got := usableNICs(d, []string{"docker*", "pl0"})[c.link.Index]
+		_, got := usableNICs(d, []string{"docker*", "pl0"}, false)[c.link.Index]
 		if got != c.want {
 			t.Errorf("%d: %+v usable = %v, want %v", i, c.link, got, c.want)
 		}
@@ -55,7 +55,7 @@ func TestUsableNICsNeedsAnIPv4Address(t *testing.T) {
 		Links: []linkState{up(2, "eth0"), up(3, "eth1")},
 		Addrs: []addrState{addr(3, "198.18.41.1/24")},
 	}
-	got := usableNICs(d, nil)
+	got := usableNICs(d, nil, false)
 	if _, ok := got[2]; ok {
 		t.Error("eth0 without an IPv4 address is usable")
 	}
@@ -96,7 +96,7 @@ func TestUsableNICsListsEveryAddressSorted(t *testing.T) {
 			addr(7, "198.18.43.1/24"), // another link's: not listed
 		},
 	}
-	got := usableNICs(d, nil)[2]
+	got := usableNICs(d, nil, false)[2]
 	want := []netip.Prefix{
 		netip.MustParsePrefix("198.18.40.5/16"), netip.MustParsePrefix("198.18.40.5/24"),
 		netip.MustParsePrefix("198.18.40.9/24"), netip.MustParsePrefix("198.18.42.1/24"),
@@ -118,5 +118,55 @@ func TestValidatePatterns(t *testing.T) {
 	}
 	if _, err := New(Config{Exclude: []string{"["}}); err == nil {
 		t.Error("New accepted a malformed exclude pattern")
+	}
+}
+
+func TestUsableNICsIPv6AndRoutes(t *testing.T) {
+	v6 := func(index int, prefix string, unusable bool) addrState {
+		return addrState{Index: index, Prefix: netip.MustParsePrefix(prefix), Unusable: unusable}
+	}
+	d := dump{
+		Links: []linkState{up(2, "eth0"), up(3, "wwan0"), up(4, "wlan0")},
+		Addrs: []addrState{
+			addr(2, "198.18.40.1/24"), v6(2, "2001:2:0:40::9/64", false), v6(2, "2001:2:0:40::1/64", false),
+			v6(3, "fe80::1/64", false), v6(3, "2001:2:0:41::1/64", false),
+			v6(4, "fe80::2/64", false), v6(4, "2001:2:0:42::1/64", true), // link-local and tentative only
+		},
+		Routes: []routeState{
+			{Dst: netip.MustParsePrefix("198.18.40.0/24"), Indexes: []int{2}},
+			{Dst: netip.MustParsePrefix("0.0.0.0/0"), Indexes: []int{2, 3}}, // multipath
+			{Dst: netip.MustParsePrefix("0.0.0.0/0"), Indexes: []int{2}},    // again, in another table
+			{Dst: netip.MustParsePrefix("::/0"), Indexes: []int{3}},
+		},
+	}
+	got := usableNICs(d, nil, true)
+	if len(got) != 2 {
+		t.Fatalf("usable %v, want eth0 and wwan0 (wlan0 has only link-local and tentative IPv6)", got)
+	}
+	eth0, wwan0 := got[2], got[3]
+	if eth0.Addr6 != netip.MustParseAddr("2001:2:0:40::1") || len(eth0.Addrs6) != 2 {
+		t.Errorf("eth0 %+v: want Addr6 2001:2:0:40::1 of two", eth0)
+	}
+	if wwan0.Addr.IsValid() || wwan0.Addr6 != netip.MustParseAddr("2001:2:0:41::1") || len(wwan0.Addrs6) != 1 {
+		t.Errorf("wwan0 %+v: want IPv6 only, 2001:2:0:41::1 (not fe80::1)", wwan0)
+	}
+	if want := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("198.18.40.0/24")}; !slices.Equal(eth0.Routes, want) {
+		t.Errorf("eth0 routes %v, want %v", eth0.Routes, want)
+	}
+	for _, c := range []struct {
+		nic  NIC
+		dst  string
+		want bool
+	}{
+		{eth0, "198.18.99.1", true}, {eth0, "2001:2::1", false},
+		{wwan0, "198.18.99.1", true}, {wwan0, "2001:2::1", true}, {wwan0, "::ffff:198.18.99.1", true},
+	} {
+		if got := c.nic.HasRoute(netip.MustParseAddr(c.dst)); got != c.want {
+			t.Errorf("%s.HasRoute(%s) = %v, want %v", c.nic.Name, c.dst, got, c.want)
+		}
+	}
+	// Without UDP, IPv6 does not make a NIC usable, nor is it recorded.
+	if got := usableNICs(d, nil, false); len(got) != 1 || got[2].Addr6.IsValid() {
+		t.Errorf("without UDP: %v, want eth0 alone, without IPv6", got)
 	}
 }

@@ -3,12 +3,9 @@ package linkmon
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,12 +35,8 @@ var ErrTruncated = errors.New("packet truncated: larger than the read buffer")
 // Monitor owns the sockets it hands out: it closes one when its NIC goes
 // away or changes address, and a blocked reader then gets net.ErrClosed.
 type Socket struct {
-	nic       atomic.Pointer[NIC]
-	file      *os.File
-	conn      syscall.RawConn
-	closed    atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
+	nic atomic.Pointer[NIC]
+	*pollFD
 
 	rxMu sync.Mutex
 	rx   *batch // guarded by rxMu; allocated on first read
@@ -65,20 +58,28 @@ func OpenSocket(nic NIC) (*Socket, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	// A non-blocking fd makes the file pollable: reads park in the netpoller
-	// and Close wakes them.
-	file := os.NewFile(uintptr(fd), "linkmon:"+nic.Name)
-	conn, err := file.SyscallConn()
+	pfd, err := newPollFD(fd, nic.Name)
 	if err != nil {
-		file.Close()
-		return nil, fmt.Errorf("raw access to socket on %s: %w", nic.Name, err)
+		return nil, err
 	}
-	s := &Socket{file: file, conn: conn}
+	s := &Socket{pollFD: pfd}
 	s.nic.Store(&nic)
 	return s, nil
 }
 
 func configureSocket(fd int, nic NIC) error {
+	if err := pinSocket(fd, nic, false); err != nil {
+		return err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: nic.Addr.As4()}); err != nil {
+		return fmt.Errorf("bind socket on %s to %s: %w", nic.Name, nic.Addr, err)
+	}
+	return nil
+}
+
+// pinSocket sets what every socket of a NIC needs, raw or UDP: bound to the
+// NIC, large buffers, never fragmented.
+func pinSocket(fd int, nic NIC, v6 bool) error {
 	if err := bindToDevice(fd, nic); err != nil {
 		return fmt.Errorf("bind socket to device %s: %w", nic.Name, err)
 	}
@@ -88,8 +89,8 @@ func configureSocket(fd int, nic NIC) error {
 	if err := setBuffer(fd, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF); err != nil {
 		return fmt.Errorf("set send buffer of socket on %s: %w", nic.Name, err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: nic.Addr.As4()}); err != nil {
-		return fmt.Errorf("bind socket on %s to %s: %w", nic.Name, nic.Addr, err)
+	if err := setDontFragment(fd, v6); err != nil {
+		return fmt.Errorf("set don't-fragment on socket on %s: %w", nic.Name, err)
 	}
 	return nil
 }
@@ -185,44 +186,25 @@ func (s *Socket) TryWriteTo(payload []byte, dst netip.Addr) (sent bool, err erro
 	b := getBatch()
 	defer putBatch(b)
 	b.setSend(0, payload, dst)
-	b.count, b.done, b.errno, b.wouldBlock = 1, 0, 0, false
-	if err := s.conn.Control(b.trySendF); err != nil {
-		return false, s.ioError("write", err)
+	sent, err = b.trySend(s.conn)
+	if err != nil {
+		return sent, s.ioError("write", err)
 	}
-	if b.wouldBlock {
-		return false, nil
-	}
-	if b.errno != 0 {
-		return true, s.ioError("write", b.errno)
-	}
-	return true, nil
+	return sent, nil
 }
 
 // SetReadDeadline sets the deadline for ReadFrom and ReadBatch; a read past
 // it returns an error wrapping os.ErrDeadlineExceeded. Zero means none.
-func (s *Socket) SetReadDeadline(t time.Time) error {
-	return s.file.SetReadDeadline(t)
-}
+func (s *Socket) SetReadDeadline(t time.Time) error { return s.setReadDeadline(t) }
 
 // Close closes the socket. It is idempotent, and a ReadFrom or ReadBatch
 // blocked in another goroutine returns net.ErrClosed.
-func (s *Socket) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		if err := s.file.Close(); err != nil {
-			s.closeErr = fmt.Errorf("close socket on %s: %w", s.nic.Load().Name, err)
-		}
-	})
-	return s.closeErr
-}
+func (s *Socket) Close() error { return s.close(s.nic.Load().Name) }
 
 // ioError names the socket in err, and turns the poller's "file closed"
 // into net.ErrClosed, the error readers watch for.
 func (s *Socket) ioError(op string, err error) error {
-	if s.closed.Load() {
-		return fmt.Errorf("%s on %s: %w", op, s.nic.Load().Name, net.ErrClosed)
-	}
-	return fmt.Errorf("%s on %s: %w", op, s.nic.Load().Name, err)
+	return s.pollFD.ioError(s.nic.Load().Name, op, err)
 }
 
 // parseOuterHeader splits a received packet into its outer source address

@@ -13,8 +13,8 @@ import (
 // does, the kernel reports ENOBUFS and the monitor resyncs from a dump.
 const subscriptionBuffer = 2 << 20
 
-// subscription is a netlink socket joined to the link and IPv4 address
-// groups. Its reader turns every batch of messages into a pending trigger
+// subscription is a netlink socket joined to the link, address (IPv4 and
+// IPv6) and route (IPv4 and IPv6) groups. Its reader turns every batch of messages into a pending trigger
 // (their content does not matter: the monitor re-reads the whole state) and
 // reports the error that ended it on failed.
 type subscription struct {
@@ -29,11 +29,12 @@ func subscribe(ns netns.NsHandle, rcvbuf int, trigger chan<- struct{}) (*subscri
 	var sock *nl.NetlinkSocket
 	err := do(ns, func() error {
 		var err error
-		sock, err = nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR)
+		sock, err = nl.Subscribe(unix.NETLINK_ROUTE, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR,
+			unix.RTNLGRP_IPV6_IFADDR, unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("subscribe to netlink link and IPv4 address changes: %w", err)
+		return nil, fmt.Errorf("subscribe to netlink link, address and route changes: %w", err)
 	}
 	if rcvbuf == 0 {
 		rcvbuf = subscriptionBuffer

@@ -55,12 +55,15 @@ func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, erro
 	return n, err
 }
 
-// WriteTo implements aggregator.Link.
-func (l socketLink) WriteTo(pkt []byte, dst netip.Addr) error { return l.s.WriteTo(pkt, dst) }
+// WriteTo implements aggregator.Link; the outer header carries the inner
+// packet's DSCP.
+func (l socketLink) WriteTo(pkt []byte, dst netip.Addr) error {
+	return l.s.WriteToTOS(pkt, dst, innerTOS(pkt))
+}
 
-// TryWriteTo implements aggregator.TryWriter.
+// TryWriteTo implements aggregator.TryWriter, like WriteTo.
 func (l socketLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
-	return l.s.TryWriteTo(pkt, dst)
+	return l.s.TryWriteToTOS(pkt, dst, innerTOS(pkt))
 }
 
 // Close implements io.Closer: the engine closes a link it drops.
@@ -69,8 +72,9 @@ func (l socketLink) Close() error { return l.s.Close() }
 // linkFeed is the NIC monitor and the goroutine that feeds its events to
 // the engine: the one place linkmon meets the bundle engine.
 type linkFeed struct {
-	mon  *linkmon.Monitor
-	done chan struct{}
+	mon   *linkmon.Monitor
+	peers []netip.Addr // configured peers, to say which NIC has no route to one
+	done  chan struct{}
 }
 
 // Close stops the monitor and waits until its last event reached the
@@ -85,14 +89,14 @@ func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkFe
 	if err != nil {
 		return nil, err
 	}
-	f := &linkFeed{mon: mon, done: make(chan struct{})}
+	f := &linkFeed{mon: mon, peers: cfg.peers, done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
 		sockets := map[int]*linkmon.Socket{} // the socket the engine uses per NIC index
 		for ev := range mon.Events() {
 			switch ev.Kind {
 			case linkmon.Added, linkmon.Changed:
-				if sockets[ev.NIC.Index] == ev.Socket {
+				if ev.Socket == nil || sockets[ev.NIC.Index] == ev.Socket {
 					continue // a change that kept the socket (a second address, the MTU)
 				}
 				sockets[ev.NIC.Index] = ev.Socket

@@ -26,6 +26,7 @@ func renderStatus(d *statusDoc) string {
 	for _, l := range d.Local {
 		fmt.Fprintf(&b, "  %-10s (%d)  %s\n", l.Name, l.Index, l.Addr)
 	}
+	renderNoRoutes(&b, d.NoRoute)
 	if len(d.Hosts) == 0 {
 		fmt.Fprintf(&b, "hosts: none yet (probing peers %s)\n", strings.Join(d.Peers, ", "))
 	}

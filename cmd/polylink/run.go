@@ -214,7 +214,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	teardown = append(teardown, links.Close)
 	rt.Start()
 
-	ctl, err := listenControl(cfg.control, func() any { return buildStatus(tun, rt, eng) })
+	ctl, err := listenControl(cfg.control, func() any { return buildStatus(tun, rt, eng, links) })
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

@@ -22,11 +22,14 @@ type statusDoc struct {
 	TUN     router.TUNStatus `json:"tun"`
 	aggregator.Status
 	Router router.Status `json:"router"`
+	// NoRoute lists local NICs without a route to a peer (see noRoutes).
+	NoRoute []noRoute `json:"no_route,omitempty"`
 }
 
-func buildStatus(tun router.Device, rt *router.Router, eng *aggregator.Engine) statusDoc {
+func buildStatus(tun router.Device, rt *router.Router, eng *aggregator.Engine, links *linkFeed) statusDoc {
 	rs := rt.Status()
-	return statusDoc{Version: version, PID: os.Getpid(), TUN: rs.TUN, Status: eng.Status(), Router: rs}
+	return statusDoc{Version: version, PID: os.Getpid(), TUN: rs.TUN, Status: eng.Status(), Router: rs,
+		NoRoute: noRoutes(links.mon.NICs(), links.peers)}
 }
 
 func statusCommand(args []string) error {
