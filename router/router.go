@@ -31,6 +31,10 @@ type Config struct {
 	Relay bool
 	// Routes are static routes beyond the hosts the engine knows.
 	Routes []Route
+	// Exit makes a router node the way out: packets from hosts for
+	// addresses outside the virtual network and its routes go to the TUN,
+	// for the kernel to forward (see Exit in exitnat.go).
+	Exit bool
 	// Logger receives operator events; nil means none.
 	Logger *zap.Logger
 }
@@ -40,6 +44,7 @@ type Router struct {
 	dev     Device
 	prefix  netip.Prefix
 	relay   bool
+	exit    bool
 	routes  []Route
 	bundles Bundles
 	log     *zap.Logger
@@ -57,6 +62,7 @@ type counters struct {
 	ttlExpired, notIPv4, icmpSent       atomic.Uint64
 	sendFailed, truncated               atomic.Uint64
 	spoofed, transit, badHost           atomic.Uint64 // trust.go's refusals
+	exited                              atomic.Uint64 // to the TUN for the exit
 }
 
 // New returns a router over cfg.Device and b; Start begins reading the TUN.
@@ -65,7 +71,7 @@ func New(cfg Config, b Bundles) *Router {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Router{dev: cfg.Device, prefix: cfg.Prefix, relay: cfg.Relay, routes: sortRoutes(cfg.Routes),
+	return &Router{dev: cfg.Device, prefix: cfg.Prefix, relay: cfg.Relay, exit: cfg.Exit, routes: sortRoutes(cfg.Routes),
 		bundles: b, log: log, fatal: make(chan error, 1)}
 }
 
@@ -162,6 +168,11 @@ func (r *Router) writeTUN(pkt []byte) {
 
 // forward relays a packet from host from to another host (router node).
 func (r *Router) forward(pkt []byte, h IPv4Info, from netip.Addr) {
+	if r.leaves(h.Dst) {
+		r.stats.exited.Add(1)
+		r.writeTUN(pkt) // the kernel forwards it (and counts down its TTL)
+		return
+	}
 	if !DecrementTTL(pkt) {
 		r.stats.ttlExpired.Add(1)
 		r.icmpError(pkt, from, func(buf []byte) (int, error) { return ICMPTimeExceeded(buf, pkt, r.prefix.Addr()) })

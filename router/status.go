@@ -4,6 +4,7 @@ package router
 type Status struct {
 	TUN      TUNStatus     `json:"tun"`
 	Relay    bool          `json:"relay"`
+	Exit     bool          `json:"exit"`
 	Routes   []RouteStatus `json:"routes"`
 	Counters CounterStatus `json:"counters"`
 }
@@ -42,6 +43,8 @@ type CounterStatus struct {
 	// BadHost counts packets from hosts claiming an address that is no host
 	// of the virtual network (outside it, its network or broadcast address).
 	BadHost uint64 `json:"bad_host_addr_dropped"`
+	// Exited counts packets an exit node handed its kernel to forward out.
+	Exited uint64 `json:"exited"`
 }
 
 // Status snapshots the router.
@@ -49,6 +52,7 @@ func (r *Router) Status() Status {
 	s := Status{
 		TUN:    TUNStatus{Name: r.dev.Name(), Index: r.dev.Index(), Addr: r.prefix.String(), MTU: r.dev.MTU()},
 		Relay:  r.relay,
+		Exit:   r.exit,
 		Routes: []RouteStatus{},
 	}
 	for _, rt := range r.routes {
@@ -61,6 +65,7 @@ func (r *Router) Status() Status {
 		TTLExpired: st.ttlExpired.Load(), NotIPv4: st.notIPv4.Load(), ICMPSent: st.icmpSent.Load(),
 		SendFailed: st.sendFailed.Load(), Truncated: st.truncated.Load(),
 		Spoofed: st.spoofed.Load(), Transit: st.transit.Load(), BadHost: st.badHost.Load(),
+		Exited: st.exited.Load(),
 	}
 	return s
 }

@@ -84,7 +84,9 @@ func (f *linkFeed) Close() {
 	<-f.done
 }
 
-func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkFeed, error) {
+// startLinks starts the NIC monitor and feeds its NICs to eng; after each
+// event, uplinks (if not nil) gets the addresses of every NIC in use.
+func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger, uplinks func([]netip.Addr)) (*linkFeed, error) {
 	mon, err := linkmon.New(linkmon.Config{Exclude: append([]string{cfg.tun}, cfg.exclude...), Logger: log})
 	if err != nil {
 		return nil, err
@@ -93,19 +95,36 @@ func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger) (*linkFe
 	go func() {
 		defer close(f.done)
 		sockets := map[int]*linkmon.Socket{} // the socket the engine uses per NIC index
+		nics := map[int]linkmon.NIC{}        // for uplinks
 		for ev := range mon.Events() {
 			switch ev.Kind {
 			case linkmon.Added, linkmon.Changed:
-				if ev.Socket == nil || sockets[ev.NIC.Index] == ev.Socket {
-					continue // a change that kept the socket (a second address, the MTU)
+				nics[ev.NIC.Index] = ev.NIC
+				// else a change that kept the socket (a second address, the MTU), or no IPv4 socket
+				if ev.Socket != nil && sockets[ev.NIC.Index] != ev.Socket {
+					sockets[ev.NIC.Index] = ev.Socket
+					eng.AddLink(newSocketLink(ev.Socket, ev.NIC))
 				}
-				sockets[ev.NIC.Index] = ev.Socket
-				eng.AddLink(newSocketLink(ev.Socket, ev.NIC))
 			case linkmon.Removed:
+				delete(nics, ev.NIC.Index)
 				delete(sockets, ev.NIC.Index)
 				eng.RemoveLink(ev.NIC.Index)
+			}
+			if uplinks != nil {
+				uplinks(nicAddrs(nics))
 			}
 		}
 	}()
 	return f, nil
+}
+
+// nicAddrs lists every IPv4 address of the NICs.
+func nicAddrs(nics map[int]linkmon.NIC) []netip.Addr {
+	var out []netip.Addr
+	for _, n := range nics {
+		for _, p := range n.Addrs {
+			out = append(out, p.Addr())
+		}
+	}
+	return out
 }

@@ -43,6 +43,7 @@ func renderStatus(d *statusDoc) string {
 		fmt.Fprintf(&b, "  queue drops %d  unknown host %d  no route %d", c.QueueDrops, c.UnknownHost, d.Router.Counters.NoRoute)
 	}
 	b.WriteString("\n")
+	renderRouting(&b, d)
 	return b.String()
 }
 

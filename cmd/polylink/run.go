@@ -31,6 +31,7 @@ type runConfig struct {
 	exclude   []string
 	probe     time.Duration
 	relay     bool
+	exit      bool
 	routes    []router.Route
 	control   string
 	mtu       int
@@ -62,7 +63,8 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	fs.Var(&excludes, "exclude", "NIC name or glob never used as a path, e.g. 'docker*' (repeatable)")
 	fs.DurationVar(&c.probe, "probe", 100*time.Millisecond, "probe interval per path; a path silent for 3 intervals is down")
 	fs.BoolVar(&c.relay, "router", false, "router node: accept hosts not listed as peers and relay between them")
-	fs.Var(&routeArgs, "route", "static route PREFIX=NEXT_HOP_VIP (repeatable)")
+	fs.Var(&routeArgs, "route", "route PREFIX=NEXT_HOP_VIP: the kernel sends PREFIX into the TUN, the router to that host (repeatable; 0.0.0.0/0 for everything)")
+	fs.BoolVar(&c.exit, "exit", false, "router node: forward hosts' traffic for other networks out of this node's uplink, masqueraded (nftables; turns on ip_forward)")
 	fs.StringVar(&c.control, "control", "", "control socket path (default /run/polylink/TUN.sock)")
 	fs.IntVar(&c.mtu, "mtu", 1500-outerIPv4Len-wire.HeaderLen, "TUN MTU: the underlay MTU less 36 bytes of headers")
 	fs.IntVar(&c.maxHosts, "max-hosts", 256, "most hosts remembered (the longest-silent one is evicted)")
@@ -108,6 +110,9 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 			return c, usagef("run: --route: %v", err)
 		}
 		c.routes = append(c.routes, r)
+	}
+	if err := validateExit(c); err != nil {
+		return c, err
 	}
 	c.exclude = excludes
 	if c.probe < 10*time.Millisecond || c.probe > 10*time.Second {
@@ -191,6 +196,11 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		return fmt.Errorf("run: %w", err)
 	}
 	teardown = append(teardown, func() { tun.Close() })
+	kern, err := startKernelSide(cfg, tun, log.Named("kernel"))
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	teardown = append(teardown, kern.Close)
 
 	var rt *router.Router
 	eng, err := aggregator.New(aggregator.Config{
@@ -203,18 +213,22 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		return fmt.Errorf("run: %w", err)
 	}
 	teardown = append(teardown, func() { eng.Close() })
-	rt = router.New(router.Config{Device: tun, Prefix: cfg.vip, Relay: cfg.relay, Routes: cfg.routes,
+	rt = router.New(router.Config{Device: tun, Prefix: cfg.vip, Relay: cfg.relay, Exit: cfg.exit, Routes: cfg.routes,
 		Logger: log.Named("router")}, eng)
 	teardown = append(teardown, func() { tun.Close(); rt.Wait() })
 
-	links, err := startLinks(cfg, eng, log.Named("links"))
+	links, err := startLinks(cfg, eng, log.Named("links"), kern.setUplinks)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	teardown = append(teardown, links.Close)
 	rt.Start()
 
-	ctl, err := listenControl(cfg.control, func() any { return buildStatus(tun, rt, eng, links) })
+	ctl, err := listenControl(cfg.control, func() any {
+		d := buildStatus(tun, rt, eng, links)
+		d.Exit = kern.exitStatus()
+		return d
+	})
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

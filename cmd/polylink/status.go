@@ -24,6 +24,8 @@ type statusDoc struct {
 	Router router.Status `json:"router"`
 	// NoRoute lists local NICs without a route to a peer (see noRoutes).
 	NoRoute []noRoute `json:"no_route,omitempty"`
+	// Exit is the exit's NAT counters, on a node run with --exit.
+	Exit *router.ExitStatus `json:"exit,omitempty"`
 }
 
 func buildStatus(tun router.Device, rt *router.Router, eng *aggregator.Engine, links *linkFeed) statusDoc {
