@@ -41,6 +41,7 @@ type runConfig struct {
 	logFormat string
 	verbose   bool
 	cpuProf   string
+	metrics   string // ADDR:PORT of the Prometheus exporter, "" for none
 }
 
 // parseRunFlags reads run's flags and, with --config, its config file.
@@ -73,6 +74,7 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	fs.StringVar(&c.logFormat, "log", "console", "log format: console or json")
 	fs.BoolVar(&c.verbose, "verbose", false, "log debug detail too")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile to this file until exit (for developers)")
+	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9469")
 	fs.StringVar(&file.path, "config", "", "read settings from this TOML file (keys are these flags' names); flags given here win")
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
@@ -126,6 +128,11 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	}
 	if c.tun == "" || len(c.tun) > 15 {
 		return c, usagef("run: --tun %q: want a device name of 1 to 15 characters", c.tun)
+	}
+	if c.metrics != "" {
+		if err := checkMetricsAddr(c.metrics); err != nil {
+			return c, err
+		}
 	}
 	if c.control == "" {
 		c.control = defaultControlPath(c.tun)
@@ -233,6 +240,13 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		return fmt.Errorf("run: %w", err)
 	}
 	teardown = append(teardown, func() { ctl.Close() })
+	if cfg.metrics != "" {
+		m, err := serveMetrics(cfg.metrics, func() statusDoc { return buildStatus(tun, rt, eng, links) }, log.Named("metrics"))
+		if err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		teardown = append(teardown, m.Close)
+	}
 
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
 		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
