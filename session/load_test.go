@@ -1,0 +1,166 @@
+package session
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/polylink/polylink/wire"
+)
+
+// Under load an initiation needs the cookie of its source: a forged
+// source gets one cookie reply (smaller than what it sent) and no DH; the
+// real host fetches the cookie and gets in.
+func TestCookieUnderLoad(t *testing.T) {
+	a, b := newPair(t, Config{LoadPerSecond: 2})
+	clk := newClock()
+	reply := make([]byte, ReplyBufferLen)
+	// Push B over its load threshold with initiations from a stranger who
+	// knows B's public key (so mac1 is right).
+	nc, _ := NewNode(Config{PrivateKey: mustKey(t)})
+	pc, _ := nc.AddPeer(b.node.PublicKey())
+	before := b.node.idx.len()
+	forged := netip.MustParseAddrPort("198.18.9.9:0")
+	cookies := 0
+	m0, _ := pc.WriteInitiation(make([]byte, wire.InitiationLen), clk.now())
+	m := make([]byte, len(m0))
+	for i := 0; i < 20000; i++ {
+		copy(m, m0)
+		r, err := b.node.Receive(m, Path{7, forged}, clk.now(), reply)
+		switch {
+		case err == nil && r.CookieSent:
+			cookies++
+			if len(r.Reply) >= len(m) {
+				t.Fatalf("cookie reply %d bytes for a %d-byte initiation", len(r.Reply), len(m))
+			}
+		case errors.Is(err, ErrUnknownKey), errors.Is(err, ErrHandshake):
+		default:
+			t.Fatalf("forged initiation %d: %+v %v", i, r, err)
+		}
+	}
+	if cookies < 19990 {
+		t.Fatalf("only %d of 20000 forged initiations met a cookie demand", cookies)
+	}
+	if b.node.idx.len() != before {
+		t.Fatal("the flood grew B's index table")
+	}
+
+	// A, from its real path, is asked for a cookie, takes it, and gets in.
+	init, _ := a.peer.WriteInitiation(make([]byte, wire.InitiationLen), clk.now())
+	init = append([]byte(nil), init...)
+	r, err := b.node.Receive(append([]byte(nil), init...), b.path, clk.now(), reply)
+	if err != nil || !r.CookieSent {
+		t.Fatalf("A not asked for a cookie under load: %+v %v", r, err)
+	}
+	ck := append([]byte(nil), r.Reply...)
+	// A cookie reply for another path does not help that other path.
+	if _, err := a.node.Receive(ck, a.path, clk.now(), reply); err != nil {
+		t.Fatalf("A refused the cookie reply: %v", err)
+	}
+	a.peer.StampMac2(init, a.path, clk.now())
+	// The stamped initiation from a forged source still needs a cookie:
+	// the cookie is bound to A's address.
+	r, err = b.node.Receive(append([]byte(nil), init...), Path{1, forged}, clk.now(), reply)
+	if err != nil || !r.CookieSent {
+		t.Fatalf("A's cookie worked from another source: %+v %v", r, err)
+	}
+	r, err = b.node.Receive(append([]byte(nil), init...), b.path, clk.now(), reply)
+	if err != nil || r.CookieSent || r.Peer != b.peer {
+		t.Fatalf("A with its cookie: %+v %v", r, err)
+	}
+	if _, err := a.node.Receive(r.Reply, a.path, clk.now(), make([]byte, ReplyBufferLen)); err != nil {
+		t.Fatalf("A refused B's response: %v", err)
+	}
+	// A forged cookie reply is refused.
+	junk := make([]byte, wire.CookieReplyLen)
+	rand.Read(junk)
+	wire.PutPreamble(junk, wire.MsgCookieReply)
+	if _, err := a.node.Receive(junk, a.path, clk.now(), reply); err == nil {
+		t.Fatal("junk cookie reply accepted")
+	}
+}
+
+// Proven sources are rate limited per source under load.
+func TestRateLimitUnderLoad(t *testing.T) {
+	var l limiter
+	l.init(1)
+	now := time.Unix(1_800_000_000, 0)
+	src := netip.MustParseAddr("198.18.0.2")
+	n := 0
+	for i := 0; i < 1000; i++ {
+		if l.allow(src, now.Add(time.Duration(i)*time.Millisecond)) {
+			n++
+		}
+	}
+	// burst 5 + 20/s over one second
+	if n < 20 || n > 30 {
+		t.Fatalf("%d of 1000 handshakes in one second allowed from one source", n)
+	}
+	if !l.allow(netip.MustParseAddr("198.18.1.2"), now.Add(time.Second)) {
+		t.Fatal("another source shares the exhausted budget")
+	}
+}
+
+// Both sides initiate at once: exactly one handshake completes and both
+// sides can send.
+func TestCrossedInitiations(t *testing.T) {
+	a, b := newPair(t, Config{})
+	clk := newClock()
+	ia, _ := a.peer.WriteInitiation(make([]byte, wire.InitiationLen), clk.now())
+	ib, _ := b.peer.WriteInitiation(make([]byte, wire.InitiationLen), clk.now())
+	ra, errA := open(b, ia, clk.now()) // B answers A's, or drops it
+	rb, errB := open(a, ib, clk.now())
+	if (errA == nil) == (errB == nil) || !errors.Is(errA, ErrCrossed) && !errors.Is(errB, ErrCrossed) {
+		t.Fatalf("crossed initiations: %v / %v", errA, errB)
+	}
+	if errA == nil {
+		if _, err := open(a, ra.Reply, clk.now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := open(b, sealed(t, a.peer, []byte("p"), clk.now()), clk.now()); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		if _, err := open(b, rb.Reply, clk.now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := open(a, sealed(t, b.peer, []byte("p"), clk.now()), clk.now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*side{a, b} {
+		if !s.peer.Status(clk.now()).Keyed {
+			t.Fatal("a side has no keypair after crossed initiations")
+		}
+	}
+}
+
+// B restarts (same key, no state): A's packets meet unknown indices; A
+// notices the silence and rekeys.
+func TestPeerRestart(t *testing.T) {
+	a, b := newPair(t, Config{SilenceRekey: time.Second})
+	clk := newClock()
+	handshake(t, a, b, clk.now())
+	open(b, sealed(t, a.peer, []byte("x"), clk.now()), clk.now())
+	open(a, sealed(t, b.peer, []byte("x"), clk.now()), clk.now())
+
+	nb, _ := NewNode(Config{PrivateKey: b.node.priv})
+	b.node = nb
+	b.peer, _ = nb.AddPeer(a.node.PublicKey(), netip.PrefixFrom(a.vip, 32))
+	resumed := time.Duration(-1)
+	for step := time.Duration(0); step < 3*time.Second; step += 100 * time.Millisecond {
+		now := clk.now().Add(step)
+		if a.peer.Tick(now) {
+			handshake(t, a, b, now)
+		}
+		if _, err := open(b, sealed(t, a.peer, []byte("x"), now), now); err == nil {
+			resumed = step
+			break
+		}
+	}
+	if resumed <= 0 || resumed > 1500*time.Millisecond {
+		t.Fatalf("stream resumed after %v", resumed)
+	}
+}
