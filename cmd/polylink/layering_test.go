@@ -8,18 +8,19 @@ import (
 
 // TestLayering fails when a package imports a polylink package the layering
 // in docs/DESIGN.md does not allow it to: arrows go one way, cmd → router →
-// aggregator → {dedup, wire, classify} and cmd → linkmon; the testbed imports no
+// aggregator → {dedup, session → wire, classify} and cmd → linkmon; the testbed imports no
 // data-path package; the leaf packages under internal/ import no polylink
 // package and every package may import them. Test files are not counted.
 func TestLayering(t *testing.T) {
 	const mod = "github.com/polylink/polylink/"
-	dataPath := []string{"wire", "dedup", "classify", "linkmon", "aggregator", "router"}
+	dataPath := []string{"wire", "dedup", "session", "classify", "linkmon", "aggregator", "router"}
 	allowed := map[string][]string{
 		"wire":       {"internal"},
 		"dedup":      {"internal"},
 		"classify":   {"internal"},
 		"linkmon":    {"internal"},
-		"aggregator": {"wire", "dedup", "classify", "internal"},
+		"session":    {"wire", "internal"},
+		"aggregator": {"wire", "dedup", "session", "classify", "internal"},
 		"router":     {"aggregator", "internal"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"...").CombinedOutput()

@@ -21,6 +21,8 @@ usage:
   polylink check-config FILE                                    check a config file
   polylink status   [--tun NAME | --control PATH] [--json] [--watch]
   polylink testbed  up | down | status | run SCENARIO | demo
+  polylink genkey                      print a new private key
+  polylink pubkey   < PRIVATE_KEY      print its public key
   polylink version
 
 'polylink COMMAND -h' lists a command's flags.
@@ -51,6 +53,10 @@ func dispatch(args []string) int {
 		err = checkConfigCommand(args[1:])
 	case "testbed":
 		err = testbedCommand(args[1:])
+	case "genkey":
+		err = genkeyCommand(args[1:], os.Stdout)
+	case "pubkey":
+		err = pubkeyCommand(args[1:], os.Stdin, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("polylink", version)
 	case "help", "--help", "-h":
