@@ -32,7 +32,9 @@
 //	// (call peer.Tick(now) now rather than waiting for the next tick).
 //	// Otherwise: send msg, the SAME bytes, on every usable path of the host.
 //
-// Probes, per path at the probe interval: encode a wire.ProbeV2 (the path's
+// Probes, per path at the probe interval (they are also the keepalives:
+// a peer that seals but hears nothing under the current keypair for
+// Config.SilenceRekey starts a new handshake, so both sides must probe): encode a wire.ProbeV2 (the path's
 // ids, its 3-state handshake, seq, send time) at offset 16, Seal it with
 // wire.MsgProbe, send it on that path only. Probes are sealed per path;
 // data once per packet.

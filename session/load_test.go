@@ -164,3 +164,37 @@ func TestPeerRestart(t *testing.T) {
 		t.Fatalf("stream resumed after %v", resumed)
 	}
 }
+
+// Under load a response to our pending initiation still completes (no
+// cookie is demanded from a responder), and a flood of forged responses
+// is rate limited per source.
+func TestResponseUnderLoad(t *testing.T) {
+	a, b := newPair(t, Config{LoadPerSecond: 1})
+	clk := newClock()
+	init, _ := a.peer.WriteInitiation(make([]byte, wire.InitiationLen), clk.now())
+	r, err := open(b, init, clk.now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := append([]byte(nil), r.Reply...)
+	// A is pushed under load by junk responses with a right mac1 (B's
+	// real response, body altered) from one forged source.
+	forged := Path{9, netip.MustParseAddrPort("198.18.9.9:0")}
+	limited := 0
+	for i := 0; i < 100; i++ {
+		j := append([]byte(nil), resp...)
+		j[wire.RespNoiseOff] ^= byte(i + 1)
+		copy(j[wire.RespMac1Off:], func() []byte { m := mac(a.peer.node.mac1Key[:], j[:wire.RespMac1Off]); return m[:] }())
+		if _, err := a.node.Receive(j, forged, clk.now(), make([]byte, ReplyBufferLen)); errors.Is(err, ErrRateLimited) {
+			limited++
+		} else if err == nil {
+			t.Fatal("forged response accepted")
+		}
+	}
+	if limited < 90 {
+		t.Fatalf("only %d of 100 forged responses rate limited", limited)
+	}
+	if r, err := open(a, resp, clk.now()); err != nil || !r.HandshakeDone {
+		t.Fatalf("real response under load: %+v %v", r, err)
+	}
+}

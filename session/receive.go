@@ -60,7 +60,11 @@ func (n *Node) Receive(msg []byte, from Path, now time.Time, reply []byte) (Resu
 		return Result{}, ErrMac1
 	}
 	if n.lim.observe(now) {
-		if !n.checkMac2(msg, hdr.Type, from.Remote, now) {
+		// A response is accepted only for one of our pending initiation
+		// indices, so it needs no cookie (its sender could not use one:
+		// responses are not retransmitted); under load it is only rate
+		// limited per source.
+		if hdr.Type == wire.MsgInitiation && !n.checkMac2(msg, hdr.Type, from.Remote, now) {
 			out := n.writeCookieReply(reply, msg, hdr.Type, hdr.Sender, from.Remote, now)
 			return Result{Type: hdr.Type, Reply: out, CookieSent: true}, nil
 		}
