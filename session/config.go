@@ -11,6 +11,7 @@ const (
 	RekeyAfterTime      = 120 * time.Second // the initiator of a keypair starts a new handshake
 	RejectAfterTime     = 180 * time.Second // a keypair is no longer used either way
 	RekeyTimeout        = 5 * time.Second   // an unanswered initiation is sent again
+	RekeyAttemptTime    = 90 * time.Second  // an initiation unanswered this long is forgotten
 	KeepaliveTimeout    = 10 * time.Second  // (responder fallback margin, below)
 	CookieRefreshTime   = 120 * time.Second // the cookie secret rotates; a cookie is valid this long
 	InitiationMinGap    = 20 * time.Millisecond

@@ -33,3 +33,25 @@ func TestHandshakeAndTransport(t *testing.T) {
 		t.Fatal("status not keyed after the handshake")
 	}
 }
+
+// Old key material is forgotten: keypairs after 3×RejectAfterTime, an
+// unanswered initiation after RekeyAttemptTime; their indices are freed.
+func TestForgetExpiredKeys(t *testing.T) {
+	a, b := newPair(t, Config{})
+	clk := newClock()
+	handshake(t, a, b, clk.now())
+	if _, err := a.peer.WriteInitiation(make([]byte, 148), clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.node.idx.len(); n != 2 {
+		t.Fatalf("A holds %d indices, want a keypair and a pending initiation", n)
+	}
+	a.peer.Tick(clk.now().Add(RekeyAttemptTime))
+	if n := a.node.idx.len(); n != 1 || a.peer.Status(clk.now()).Handshake != "idle" {
+		t.Fatalf("after RekeyAttemptTime A holds %d indices, handshake %s", n, a.peer.Status(clk.now()).Handshake)
+	}
+	a.peer.Tick(clk.now().Add(3 * RejectAfterTime))
+	if n := a.node.idx.len(); n != 0 || a.peer.current.Load() != nil {
+		t.Fatalf("after 3×RejectAfterTime A holds %d indices", n)
+	}
+}

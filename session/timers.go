@@ -1,6 +1,9 @@
 package session
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Tick is the peer's timer hook: call it for every peer at a steady
 // interval (the probe interval, 100 ms) and after Seal returned
@@ -17,7 +20,14 @@ import "time"
 //
 // and never more often than once per RekeyTimeout while an initiation is
 // unanswered.
+//
+// Tick also forgets key material nobody may use any more: keypairs
+// 3×RejectAfterTime old and an initiation unanswered for 90 s
+// (RekeyAttemptTime), so a later compromise of the host finds no old keys
+// to decrypt recorded traffic with (forward secrecy in practice, as
+// WireGuard zeroes them).
 func (p *Peer) Tick(now time.Time) bool {
+	p.forget(now)
 	want := p.wantHandshake.Load()
 	kp := p.current.Load()
 	if kp != nil && !want {
@@ -46,4 +56,21 @@ func (p *Peer) Tick(now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.hs != hsInitiationSent || now.Sub(p.lastSent) >= RekeyTimeout
+}
+
+// forget drops expired key material and frees its indices. Tick runs
+// every probe interval per peer, so taking the lock here costs nothing
+// that matters.
+func (p *Peer) forget(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, slot := range []*atomic.Pointer[keypair]{&p.current, &p.previous, &p.next} {
+		if kp := slot.Load(); kp != nil && now.Sub(kp.created) >= 3*RejectAfterTime {
+			slot.Store(nil)
+			p.node.idx.remove(kp.localIndex)
+		}
+	}
+	if p.hs == hsInitiationSent && now.Sub(p.lastSent) >= RekeyAttemptTime {
+		p.abandonLocked()
+	}
 }
