@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -24,7 +25,20 @@ type controlServer struct {
 	path     string
 	snapshot func() any
 	wg       sync.WaitGroup
+	// readTimeout bounds how long a client may take to send its request
+	// (controlReadTimeout; tests shorten it).
+	readTimeout time.Duration
+	slots       chan struct{} // one per client being served: at most maxControlClients
 }
+
+// What one control client may cost the daemon, whatever it sends: a
+// request is one short line, so these are generous.
+const (
+	maxControlRequest  = 4096            // bytes; longer requests are refused unread
+	controlReadTimeout = 2 * time.Second // to send the request
+	controlTimeout     = 5 * time.Second // for the whole exchange
+	maxControlClients  = 16              // served at once; more are closed at accept
+)
 
 func listenControl(path string, snapshot func() any) (*controlServer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), socketDirMode); err != nil {
@@ -41,7 +55,8 @@ func listenControl(path string, snapshot func() any) (*controlServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	s := &controlServer{ln: ln, path: path, snapshot: snapshot}
+	s := &controlServer{ln: ln, path: path, snapshot: snapshot,
+		readTimeout: controlReadTimeout, slots: make(chan struct{}, maxControlClients)}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -58,24 +73,39 @@ func (s *controlServer) serve() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			c.Close() // a flood of idle clients must not pile up goroutines and buffers
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer func() { <-s.slots }()
 			s.handle(c)
 		}()
 	}
 }
 
 // handle answers one client; the snapshot is taken (under the engine's read
-// locks) before writing, so a slow client never holds an engine lock.
+// locks) before writing, so a slow client never holds an engine lock. The
+// request is read through a fixed buffer of maxControlRequest bytes within
+// readTimeout: a client that sends no newline costs that buffer and that
+// time, then its connection is closed.
 func (s *controlServer) handle(c net.Conn) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	line, err := bufio.NewReader(c).ReadString('\n')
+	start := time.Now()
+	_ = c.SetDeadline(start.Add(controlTimeout))
+	_ = c.SetReadDeadline(start.Add(s.readTimeout))
+	line, err := bufio.NewReaderSize(io.LimitReader(c, maxControlRequest), maxControlRequest).ReadSlice('\n')
 	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) || errors.Is(err, io.EOF) && len(line) == maxControlRequest {
+			fmt.Fprintf(c, "{\"error\":\"request longer than %d bytes\"}\n", maxControlRequest)
+		}
 		return
 	}
-	switch strings.TrimSpace(line) {
+	switch strings.TrimSpace(string(line)) {
 	case "status":
 		_ = json.NewEncoder(c).Encode(s.snapshot())
 	default:
