@@ -41,8 +41,10 @@ const (
 )
 
 func listenControl(path string, snapshot func() any) (*controlServer, error) {
-	if err := os.MkdirAll(filepath.Dir(path), socketDirMode); err != nil {
-		return nil, fmt.Errorf("control socket directory: %w", err)
+	if isDefaultControlDir(filepath.Dir(path)) {
+		if err := os.MkdirAll(filepath.Dir(path), socketDirMode); err != nil {
+			return nil, fmt.Errorf("control socket directory: %w", err)
+		}
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
@@ -118,6 +120,9 @@ func (s *controlServer) Close() error {
 	err := s.ln.Close()
 	s.wg.Wait()
 	_ = os.Remove(s.path)
+	if dir := filepath.Dir(s.path); dir != controlDir && isDefaultControlDir(dir) {
+		_ = os.Remove(dir) // a namespace's own directory, if no other daemon uses it
+	}
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -135,5 +136,16 @@ func TestControlClientsAtOnceAreBounded(t *testing.T) {
 			t.Fatalf("status after the idle clients left: %s, %v", raw, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestControlCreatesNoDirectoryItWasNotGiven(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing", "dir")
+	if s, err := listenControl(filepath.Join(dir, "x.sock"), func() any { return nil }); err == nil {
+		s.Close()
+		t.Fatal("a control socket in a missing directory was created")
+	}
+	if _, err := os.Stat(filepath.Dir(dir)); !os.IsNotExist(err) {
+		t.Fatalf("listenControl created %s (%v)", filepath.Dir(dir), err)
 	}
 }

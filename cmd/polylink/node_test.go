@@ -99,6 +99,10 @@ func (n *node) start() {
 	n.t.Helper()
 	n.out = &syncBuffer{}
 	args := append([]string{"run", "--control", n.control}, n.args...)
+	if n.control == "" { // the daemon's default, in its namespace
+		args = append([]string{"run"}, n.args...)
+		n.control = defaultControlPathIn(n.ns, "pl0")
+	}
 	bin := n.bin
 	if bin == "" {
 		bin = polylinkBinary(n.t)

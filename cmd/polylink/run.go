@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"syscall"
@@ -126,24 +125,23 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	if c.maxHosts < 1 || c.maxNICs < 1 {
 		return c, usagef("run: --max-hosts and --max-nics must be at least 1")
 	}
-	if c.tun == "" || len(c.tun) > 15 {
-		return c, usagef("run: --tun %q: want a device name of 1 to 15 characters", c.tun)
-	}
 	if c.metrics != "" {
 		if err := checkMetricsAddr(c.metrics); err != nil {
 			return c, err
 		}
 	}
+	explicitControl := c.control != ""
 	if c.control == "" {
 		c.control = defaultControlPath(c.tun)
+	}
+	if err := checkRunFlags(&c, explicitControl); err != nil {
+		return c, err
 	}
 	if c.logFormat != "console" && c.logFormat != "json" {
 		return c, usagef("run: --log %q: want console or json", c.logFormat)
 	}
 	return c, nil
 }
-
-func defaultControlPath(tun string) string { return filepath.Join("/run/polylink", tun+".sock") }
 
 func runCommand(args []string) error {
 	// One P unless GOMAXPROCS says otherwise: a packet's work is a few
@@ -159,6 +157,9 @@ func runCommand(args []string) error {
 		return err
 	}
 	if err := checkCaps(); err != nil {
+		return err
+	}
+	if err := checkPeersNotLocal(cfg.peers); err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.logFormat, cfg.verbose)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,17 @@ func TestRunFlagsRejectBadUsage(t *testing.T) {
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--log", "xml"}, "--log"},
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--bogus"}, "flag provided but not defined"},
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "extra"}, "unexpected argument"},
+		// Found by a new user: each of these parsed, then failed later or
+		// ran in a way that could not work.
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--tun", "a/b"}, "--tun \"a/b\""},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--tun", "a:b"}, "without '/', ':'"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--exclude", "["}, "--exclude \"[\""},
+		{[]string{"--vip", "198.19.0.1/24", "--router", "--route", "198.19.5.0/24=198.18.0.7"}, "next hop must be another host of the virtual network 198.19.0.0/24"},
+		{[]string{"--vip", "198.19.0.1/24", "--router", "--route", "198.19.5.0/24=198.19.0.255"}, "next hop must be"},
+		{[]string{"--vip", "198.19.0.1/24", "--router", "--route", "198.19.5.0/24=198.19.0.1"}, "next hop must be"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--host-timeout", "1ms"}, "--host-timeout 1ms: want at least 600ms"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--probe", "1s", "--host-timeout", "5s"}, "want at least 6s"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--control", "/nonexistent/dir/x.sock"}, "directory /nonexistent/dir does not exist"},
 	} {
 		_, err := parseRunFlags(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -48,6 +60,17 @@ func TestRunFlagsDefaults(t *testing.T) {
 	c, err = parseRunFlags([]string{"--vip", "198.19.0.1/24", "--router", "--route", "198.19.5.0/24=198.19.0.7"})
 	if err != nil || !c.relay || len(c.routes) != 1 || c.routes[0].Via.String() != "198.19.0.7" {
 		t.Fatalf("router with a route: %+v, %v", c, err)
+	}
+}
+
+func TestPeerOnThisMachineRefused(t *testing.T) {
+	// 127.0.0.1 is on lo, in every namespace.
+	err := checkPeersNotLocal([]netip.Addr{netip.MustParseAddr("198.18.0.3"), netip.MustParseAddr("127.0.0.1")})
+	if err == nil || !strings.Contains(err.Error(), "--peer 127.0.0.1 is an address of this machine") || exitCode(err) != exitUsage {
+		t.Fatalf("a peer that is this machine's address: %v (exit %d), want a usage error naming it", err, exitCode(err))
+	}
+	if err := checkPeersNotLocal([]netip.Addr{netip.MustParseAddr("198.18.0.3")}); err != nil {
+		t.Fatalf("a peer elsewhere refused: %v", err)
 	}
 }
 

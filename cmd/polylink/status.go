@@ -17,9 +17,12 @@ import (
 // statusDoc is what `polylink status --json` prints: the contract in
 // DESIGN.md (tun, local, hosts, counters at the top level) plus more.
 type statusDoc struct {
-	Version string           `json:"version"`
-	PID     int              `json:"pid"`
-	TUN     router.TUNStatus `json:"tun"`
+	Version string `json:"version"`
+	PID     int    `json:"pid"`
+	// NetNS is the inode of the daemon's network namespace: status tells
+	// when it asked a daemon of another namespace (see sameNetns).
+	NetNS uint64           `json:"netns,omitempty"`
+	TUN   router.TUNStatus `json:"tun"`
 	aggregator.Status
 	Router router.Status `json:"router"`
 	// NoRoute lists local NICs without a route to a peer (see noRoutes).
@@ -30,8 +33,8 @@ type statusDoc struct {
 
 func buildStatus(tun router.Device, rt *router.Router, eng *aggregator.Engine, links *linkFeed) statusDoc {
 	rs := rt.Status()
-	return statusDoc{Version: version, PID: os.Getpid(), TUN: rs.TUN, Status: eng.Status(), Router: rs,
-		NoRoute: noRoutes(links.mon.NICs(), links.peers)}
+	return statusDoc{Version: version, PID: os.Getpid(), NetNS: netnsInode("/proc/self/ns/net"), TUN: rs.TUN,
+		Status: eng.Status(), Router: rs, NoRoute: noRoutes(links.mon.NICs(), links.peers)}
 }
 
 func statusCommand(args []string) error {
@@ -51,6 +54,9 @@ func statusCommand(args []string) error {
 		raw, err := queryControl(path)
 		if err != nil {
 			return fmt.Errorf("status: %w", err)
+		}
+		if err := sameNetns(raw, path, *control != ""); err != nil {
+			return err
 		}
 		if *asJSON {
 			fmt.Println(string(raw))
@@ -81,4 +87,24 @@ func statusCommand(args []string) error {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// sameNetns makes sure status never passes off another network namespace's
+// daemon as this one's: /run is shared by every namespace, so a socket path
+// can lead to a daemon elsewhere. For the default path that is an error;
+// for a --control the user chose it is said on stderr.
+func sameNetns(raw []byte, path string, explicit bool) error {
+	var doc struct {
+		NetNS uint64 `json:"netns"`
+	}
+	own := netnsInode("/proc/self/ns/net")
+	if json.Unmarshal(raw, &doc) != nil || doc.NetNS == 0 || own == 0 || doc.NetNS == own {
+		return nil
+	}
+	msg := fmt.Sprintf("the daemon on %s runs in another network namespace (net:[%d]; this is net:[%d])", path, doc.NetNS, own)
+	if explicit {
+		fmt.Fprintf(os.Stderr, "polylink: status: note: %s\n", msg)
+		return nil
+	}
+	return fmt.Errorf("status: %s: run status inside its namespace (ip netns exec NAME polylink status) or name the socket with --control", msg)
 }
