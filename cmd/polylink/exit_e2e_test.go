@@ -163,6 +163,24 @@ func TestExitStreamToInternetSurvivesLinkCut(t *testing.T) {
 	r := o.Analyze(stream.Options{})
 	t.Logf("robot → %s through the exit, link 0 cut for ~1 s: sent %d received %d lost %d duplicates %d p50 %.3f ms p99 %.3f ms",
 		exitInet, r.Sent, r.Received, r.Lost, r.Duplicates, r.Latency.P50, r.Latency.P99)
+	if r.Duplicates != 0 {
+		seen, cutNS := map[uint64]int64{}, stream.Now()-int64(time.Since(cut))
+		for _, a := range o.Capture.Arrivals {
+			if first, ok := seen[a.Seq]; ok {
+				t.Logf("duplicate seq %d: sent %v after the cut, copies %v apart", a.Seq,
+					time.Duration(a.SentNS-cutNS).Round(time.Millisecond), time.Duration(a.RecvNS-first).Round(time.Millisecond))
+			} else {
+				seen[a.Seq] = a.RecvNS
+			}
+		}
+		for _, nd := range []*node{en.nRobot, en.nRouter} {
+			st := nd.status()
+			for _, h := range st.Hosts {
+				t.Logf("%s: host %s epoch %d delivered %d late duplicates %d skew %.1f ms", st.TUN.Addr, h.VIP, h.Epoch, h.Delivered, h.LateDuplicates, h.SkewMs)
+			}
+			t.Logf("%s counters %+v", st.TUN.Addr, st.Counters)
+		}
+	}
 	if r.Sent == 0 || r.Lost != 0 || r.Duplicates != 0 {
 		t.Fatalf("stream through the exit with a link cut: sent %d lost %d duplicates %d; want 0 lost, 0 duplicates", r.Sent, r.Lost, r.Duplicates)
 	}
