@@ -2,11 +2,11 @@ package session
 
 import (
 	"crypto/subtle"
+	"encoding/binary"
 	"net/netip"
 	"time"
 
 	"golang.org/x/crypto/blake2s"
-	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/polylink/polylink/wire"
 )
@@ -68,51 +68,45 @@ func addrBytes(src netip.AddrPort) (b [18]byte) {
 	return b
 }
 
-// cookieFor computes the cookie of src under the node's current secret.
-// n.cookieMu must be held.
-func (n *Node) cookieFor(src netip.AddrPort) [wire.CookieLen]byte {
-	a := addrBytes(src)
-	return mac(n.cookieSecret[:], a[:])
-}
-
-// rotateCookieSecret refreshes the secret when it is older than
-// CookieRefreshTime. n.cookieMu must be held.
-func (n *Node) rotateCookieSecret(now time.Time) {
-	if n.cookieSecretSet.IsZero() || now.Sub(n.cookieSecretSet) >= CookieRefreshTime {
-		n.readRand(n.cookieSecret[:])
-		n.cookieSecretSet = now
-	}
-}
-
-// checkMac2 reports whether msg carries the mac2 of src's current cookie.
-func (n *Node) checkMac2(msg []byte, t wire.MsgType, src netip.AddrPort, now time.Time) bool {
+// cookieOf returns src's cookie under the current secret, rotating the
+// secret when it is CookieRefreshTime old (a mac2 made with the old cookie
+// then simply fails), and a fresh nonce for a cookie reply: a random
+// prefix drawn with the secret and a counter, unique without a system call
+// per reply, which matters when replies answer a flood.
+func (n *Node) cookieOf(src netip.AddrPort, now time.Time) (c [wire.CookieLen]byte, nonce [wire.CookieNonceLen]byte) {
 	n.cookieMu.Lock()
 	defer n.cookieMu.Unlock()
 	if n.cookieSecretSet.IsZero() || now.Sub(n.cookieSecretSet) >= CookieRefreshTime {
-		return false
+		n.readRand(n.cookieSecret[:])
+		n.readRand(n.cookieNonce[:16])
+		n.cookieSeq = 0
+		n.cookieSecretSet = now
 	}
-	c := n.cookieFor(src)
+	a := addrBytes(src)
+	c = mac(n.cookieSecret[:], a[:])
+	nonce = n.cookieNonce
+	n.cookieSeq++
+	binary.BigEndian.PutUint64(nonce[16:], n.cookieSeq)
+	return c, nonce
+}
+
+// checkMac2 reports whether the handshake message msg carries the mac2 of
+// cookie c.
+func checkMac2(msg []byte, t wire.MsgType, c *[wire.CookieLen]byte) bool {
 	_, o2 := macOffsets(t)
 	m := mac(c[:], msg[:o2])
 	return subtle.ConstantTimeCompare(m[:], msg[o2:o2+wire.MacLen]) == 1
 }
 
-// writeCookieReply writes a cookie reply to msg (a handshake message from
-// src whose sender index is sender) into dst.
-func (n *Node) writeCookieReply(dst, msg []byte, t wire.MsgType, sender uint32, src netip.AddrPort, now time.Time) []byte {
-	n.cookieMu.Lock()
-	n.rotateCookieSecret(now)
-	c := n.cookieFor(src)
-	n.cookieMu.Unlock()
-
+// writeCookieReply writes into dst the reply to the initiation msg (whose
+// sender index is sender) carrying cookie c, encrypted under the node's
+// cookie key and bound to msg's mac1.
+func (n *Node) writeCookieReply(dst, msg []byte, sender uint32, c *[wire.CookieLen]byte, nonce *[wire.CookieNonceLen]byte) []byte {
 	out := dst[:wire.CookieReplyLen]
 	_ = wire.PutPreamble(out, wire.MsgCookieReply)
 	putUint32(out[wire.CookieRecvOff:], sender)
-	nonce := out[wire.CookieNonceOff : wire.CookieNonceOff+wire.CookieNonceLen]
-	n.readRand(nonce)
-	o1, o2 := macOffsets(t)
-	aead, _ := chacha20poly1305.NewX(n.cookieKey[:])
-	aead.Seal(out[wire.CookieBoxOff:wire.CookieBoxOff], nonce, c[:], msg[o1:o2])
+	copy(out[wire.CookieNonceOff:], nonce[:])
+	n.cookieAEAD.Seal(out[wire.CookieBoxOff:wire.CookieBoxOff], out[wire.CookieNonceOff:wire.CookieBoxOff], c[:], msg[wire.InitMac1Off:wire.InitMac2Off])
 	return out
 }
 

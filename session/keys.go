@@ -53,9 +53,11 @@ func (k PrivateKey) IsZero() bool { return isZero(k[:]) }
 // IsZero reports whether k is the zero value.
 func (k PublicKey) IsZero() bool { return isZero(k[:]) }
 
+// isZero reports whether b (at most KeyLen bytes) is all zero, in
+// constant time.
 func isZero(b []byte) bool {
 	var zero [KeyLen]byte
-	return subtle.ConstantTimeCompare(b, zero[:]) == 1
+	return subtle.ConstantTimeCompare(b, zero[:len(b)]) == 1
 }
 
 // Base64 returns k in standard base64, the format of `wg genkey` and of

@@ -85,7 +85,7 @@ func TestCookieUnderLoad(t *testing.T) {
 // Proven sources are rate limited per source under load.
 func TestRateLimitUnderLoad(t *testing.T) {
 	var l limiter
-	l.init(1)
+	l.init(1, 1)
 	now := time.Unix(1_800_000_000, 0)
 	src := netip.MustParseAddr("198.18.0.2")
 	n := 0
@@ -196,5 +196,31 @@ func TestResponseUnderLoad(t *testing.T) {
 	}
 	if r, err := open(a, resp, clk.now()); err != nil || !r.HandshakeDone {
 		t.Fatalf("real response under load: %+v %v", r, err)
+	}
+}
+
+// However large the flood, at most CookieRepliesPerSecond replies leave a
+// second; the rest are dropped after one hash.
+func TestCookieReplyCap(t *testing.T) {
+	a, b := newPair(t, Config{LoadPerSecond: 1, CookieRepliesPerSecond: 10})
+	clk := newClock()
+	m0, _ := a.peer.WriteInitiation(make([]byte, wire.InitiationLen), clk.now())
+	m := make([]byte, len(m0))
+	src := Path{1, netip.MustParseAddrPort("198.18.9.9:0")}
+	for sec := 0; sec < 3; sec++ {
+		replies := 0
+		for i := 0; i < 1000; i++ {
+			copy(m, m0)
+			r, err := b.node.Receive(m, src, clk.now(), make([]byte, ReplyBufferLen))
+			if r.CookieSent {
+				replies++
+			} else if !errors.Is(err, ErrRateLimited) && !(sec == 0 && i < 2) {
+				t.Fatalf("second %d, initiation %d: %+v %v", sec, i, r, err)
+			}
+		}
+		if replies > 10 || replies < 9 {
+			t.Fatalf("second %d: %d cookie replies, want at most 10", sec, replies)
+		}
+		clk.advance(time.Second)
 	}
 }

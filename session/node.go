@@ -1,6 +1,7 @@
 package session
 
 import (
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,10 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/polylink/polylink/wire"
 )
 
 // Path names one end-to-end path as the caller knows it: its own id of the
@@ -38,9 +43,13 @@ type Node struct {
 	mac1Key   [32]byte // checks mac1 of what we receive
 	cookieKey [32]byte // encrypts our cookie replies
 
+	cookieAEAD cipher.AEAD // XChaCha20-Poly1305 under cookieKey; immutable
+
 	cookieMu        sync.Mutex
-	cookieSecret    [32]byte
-	cookieSecretSet time.Time
+	cookieSecret    [32]byte                  // guarded by cookieMu
+	cookieSecretSet time.Time                 // guarded by cookieMu
+	cookieNonce     [wire.CookieNonceLen]byte // random prefix, guarded by cookieMu
+	cookieSeq       uint64                    // guarded by cookieMu
 
 	lim limiter
 	idx indexTable
@@ -84,18 +93,22 @@ func NewNode(cfg Config) (*Node, error) {
 	if n.maxPeers <= 0 {
 		n.maxPeers = DefaultMaxPeers
 	}
-	load := cfg.LoadPerSecond
+	load, replies := cfg.LoadPerSecond, cfg.CookieRepliesPerSecond
 	if load <= 0 {
 		load = DefaultLoadPerSec
+	}
+	if replies <= 0 {
+		replies = DefaultCookieRepliesPerSec
 	}
 	n.silence = cfg.SilenceRekey
 	if n.silence <= 0 {
 		n.silence = KeepaliveTimeout + RekeyTimeout
 	}
-	n.lim.init(load)
+	n.lim.init(load, replies)
 	n.idx.init(4 * n.maxPeers)
 	n.mac1Key = labelledKey(labelMac1, n.pub)
 	n.cookieKey = labelledKey(labelCookie, n.pub)
+	n.cookieAEAD, _ = chacha20poly1305.NewX(n.cookieKey[:])
 	return n, nil
 }
 

@@ -18,13 +18,16 @@ import (
 //     it proved it receives at its address) cannot spend the budget of
 //     the others; two sources that share a bucket share its budget.
 type limiter struct {
-	mu        sync.Mutex
-	seed      maphash.Seed
-	perSecond int
-	second    int64 // unix second of the current count, guarded by mu
-	count     int   // guarded by mu
-	loadUntil int64 // under load through this unix second, guarded by mu
-	buckets   [rateLimitBuckets]bucket
+	mu         sync.Mutex
+	seed       maphash.Seed
+	perSecond  int
+	second     int64 // unix second of the current count, guarded by mu
+	count      int   // guarded by mu
+	loadUntil  int64 // under load through this unix second, guarded by mu
+	maxReplies int
+	replySec   int64 // unix second of replies, guarded by mu
+	replies    int   // cookie replies sent in replySec, guarded by mu
+	buckets    [rateLimitBuckets]bucket
 }
 
 type bucket struct {
@@ -32,9 +35,24 @@ type bucket struct {
 	last   time.Time
 }
 
-func (l *limiter) init(perSecond int) {
+func (l *limiter) init(perSecond, maxReplies int) {
 	l.seed = maphash.MakeSeed()
 	l.perSecond = perSecond
+	l.maxReplies = maxReplies
+}
+
+// allowReply spends one of this second's cookie replies.
+func (l *limiter) allowReply(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sec := now.Unix(); sec != l.replySec {
+		l.replySec, l.replies = sec, 0
+	}
+	if l.replies >= l.maxReplies {
+		return false
+	}
+	l.replies++
+	return true
 }
 
 // observe counts one handshake message at now and reports whether the

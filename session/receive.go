@@ -64,9 +64,21 @@ func (n *Node) Receive(msg []byte, from Path, now time.Time, reply []byte) (Resu
 		// indices, so it needs no cookie (its sender could not use one:
 		// responses are not retransmitted); under load it is only rate
 		// limited per source.
-		if hdr.Type == wire.MsgInitiation && !n.checkMac2(msg, hdr.Type, from.Remote, now) {
-			out := n.writeCookieReply(reply, msg, hdr.Type, hdr.Sender, from.Remote, now)
-			return Result{Type: hdr.Type, Reply: out, CookieSent: true}, nil
+		if hdr.Type == wire.MsgInitiation {
+			// A zero mac2 (no cookie yet) skips the cookie hash when the
+			// reply budget is spent: the flood's cheapest path.
+			noMac2 := isZero(msg[wire.InitMac2Off:])
+			if noMac2 && !n.lim.allowReply(now) {
+				return Result{}, ErrRateLimited
+			}
+			c, nonce := n.cookieOf(from.Remote, now)
+			if noMac2 || !checkMac2(msg, hdr.Type, &c) {
+				if !noMac2 && !n.lim.allowReply(now) {
+					return Result{}, ErrRateLimited
+				}
+				out := n.writeCookieReply(reply, msg, hdr.Sender, &c, &nonce)
+				return Result{Type: hdr.Type, Reply: out, CookieSent: true}, nil
+			}
 		}
 		if !n.lim.allow(from.Remote.Addr(), now) {
 			return Result{}, ErrRateLimited
