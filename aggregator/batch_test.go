@@ -60,7 +60,7 @@ func TestBatchReadingDeliversEveryPacketOnce(t *testing.T) {
 		}
 	}
 	waitFor(t, "all delivered once", 2*time.Second, func() bool { u, _ := sb.counts(); return u == n })
-	waitFor(t, "all second copies dropped", 2*time.Second, func() bool { return b.Status().Counters.DuplicatesDropped == n })
+	waitFor(t, "all second copies dropped", 2*time.Second, func() bool { return b.Status().Counters.DuplicatesDropped == n }, b)
 	if _, dups := sb.counts(); dups != 0 {
 		t.Fatalf("application saw %d duplicates", dups)
 	}

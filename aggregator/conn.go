@@ -68,8 +68,8 @@ type conn struct {
 	lastRx   atomic.Int64  // engine clock, ns, of the last packet; 0 = never
 	provenAt atomic.Int64  // engine clock of the last answer to our own probe; 0 = never
 	reported atomic.Uint32 // the connState last logged (path up / path down)
-	// challengedAt rate-limits the probe sent at once when the other end
-	// shows an epoch we do not know.
+	// challengedAt rate-limits challenges: probes sent at once because the
+	// other end used a path we have not proven or showed a new epoch.
 	challengedAt atomic.Int64
 
 	txPackets, txBytes   atomic.Uint64
@@ -126,6 +126,13 @@ type probeSlot struct {
 	seq     uint32
 	sentAt  int64
 	replied bool
+}
+
+// last returns how many probes were sent and when the last one was.
+func (p *probeStats) last() (sent uint64, at int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent, p.ring[p.seq%probeRingLen].sentAt
 }
 
 // next records a probe about to be sent and returns its sequence number.

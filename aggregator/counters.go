@@ -28,6 +28,9 @@ type counters struct {
 	hostsEvicted      atomic.Uint64
 	peerRestarts      atomic.Uint64 // epochs changed: duplicate windows reset
 	probesSent        atomic.Uint64
+	unmatchedReplies  atomic.Uint64 // probe replies that answer no probe of ours (late, duplicated or forged)
+	answersHeld       atomic.Uint64 // probes left unanswered while our challenge on that path is in flight
+	logDropped        atomic.Uint64 // operator events lost because the log writer fell behind
 }
 
 func (c *counters) malformedTotal() uint64 {

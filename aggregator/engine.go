@@ -21,6 +21,8 @@ type Engine struct {
 	cfg   Config
 	dead  int64 // the dead interval in ns
 	log   *zap.Logger
+	logOn bool       // log writes something: events are queued for logLoop
+	logq  chan event // see note
 	epoch uint32
 	start time.Time
 	dedup *dedup.Table
@@ -34,6 +36,12 @@ type Engine struct {
 	closed  bool                       // guarded by mu: set by Close; later links are refused
 	gateway atomic.Pointer[netip.Addr] // see Gateway
 	gwMu    sync.Mutex                 // serialises updateGateway
+
+	// Discovery of configured peers runs at the probe interval for
+	// fastProbes rounds after start, a new link or a lost host, then once a
+	// second (timers.go).
+	discoverRounds atomic.Uint32
+	discoveredAt   atomic.Int64
 
 	wg        sync.WaitGroup
 	done      chan struct{}
@@ -81,9 +89,14 @@ func New(cfg Config) (*Engine, error) {
 		links: map[int]*localLink{},
 		hosts: map[netip.Addr]*host{},
 		done:  make(chan struct{}),
+		logOn: logEnabled(cfg.Logger),
+		logq:  make(chan event, logQueueLen),
 	}
 	for _, p := range cfg.Peers {
 		e.peers[p] = true
+	}
+	if e.logOn {
+		go e.logLoop()
 	}
 	e.wg.Add(1)
 	go e.timerLoop()
@@ -142,8 +155,7 @@ func (e *Engine) AddLink(l Link) {
 	if old != nil {
 		closeLink(old)
 	}
-	e.log.Debug("link added", zap.String("link", l.Name()), zap.Int("index", l.Index()),
-		zap.Stringer("addr", l.Addr()))
+	e.note(event{kind: evLinkAdded, link: l.Name(), index: l.Index(), remote: l.Addr()})
 	e.probeNow(ll)
 }
 
@@ -163,7 +175,7 @@ func (e *Engine) RemoveLink(index int) {
 	ll.retire()
 	e.mu.Unlock()
 	closeLink(ll.current())
-	e.log.Debug("link removed", zap.String("link", ll.name), zap.Int("index", index))
+	e.note(event{kind: evLinkRemoved, link: ll.name, index: index})
 }
 
 func closeLink(l Link) {

@@ -64,15 +64,19 @@ type pair struct {
 	bAddrs     []netip.Addr
 	aAddrs     []netip.Addr
 	probeEvery time.Duration
+	tune       func(*Config) // optional: adjusts both engines' configs
 }
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // newPair builds two engines joined by two fake segments, each configured
 // with the other's addresses as peers.
-func newPair(t *testing.T) *pair {
+func newPair(t *testing.T) *pair { t.Helper(); return newPairWith(t, nil) }
+
+// newPairWith is newPair with tune applied to both engines' configs.
+func newPairWith(t *testing.T, tune func(*Config)) *pair {
 	t.Helper()
-	p := &pair{net: NewFakeNetwork(), sinkA: newSink(), sinkB: newSink(), probeEvery: 20 * time.Millisecond,
+	p := &pair{net: NewFakeNetwork(), sinkA: newSink(), sinkB: newSink(), probeEvery: 20 * time.Millisecond, tune: tune,
 		aAddrs: []netip.Addr{addr("198.18.0.2"), addr("198.18.1.2")},
 		bAddrs: []netip.Addr{addr("198.18.0.3"), addr("198.18.1.3")}}
 	p.a = p.newEngine(t, vipA, p.bAddrs, p.sinkA)
@@ -87,7 +91,11 @@ func newPair(t *testing.T) *pair {
 }
 
 func (p *pair) newEngine(t *testing.T, vip netip.Addr, peers []netip.Addr, s *sink) *Engine {
-	e, err := New(Config{VIP: vip, Peers: peers, ProbeInterval: p.probeEvery, Deliver: s.deliver})
+	cfg := Config{VIP: vip, Peers: peers, ProbeInterval: p.probeEvery, Deliver: s.deliver}
+	if p.tune != nil {
+		p.tune(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +103,16 @@ func (p *pair) newEngine(t *testing.T, vip netip.Addr, peers []netip.Addr, s *si
 	return e
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+// waitFor polls cond until it holds or the deadline passes; on failure it
+// shows the status of the engines given.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool, show ...*Engine) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
+			for _, e := range show {
+				t.Logf("%s counters: %+v", e.cfg.VIP, e.Status().Counters)
+			}
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -256,6 +268,7 @@ func TestRestartedPeerIsNotTakenForDuplicates(t *testing.T) {
 	for p.b.Status().Counters.Delivered-before != 300 {
 		if time.Now().After(deadline) {
 			st := p.b.Status()
+			t.Logf("A2 epoch %d counters %+v", a2.Status().Epoch, a2.Status().Counters)
 			t.Fatalf("second run: %d of 300 delivered; B's counters %+v; hosts %+v", st.Counters.Delivered-before, st.Counters, st.Hosts)
 		}
 		time.Sleep(2 * time.Millisecond)

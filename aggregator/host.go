@@ -53,6 +53,24 @@ func (h *host) dropConns(drop func(*conn) bool) {
 	h.conns = kept
 }
 
+// forgetRemote drops remote NIC r and the connections to it. Called with
+// Engine.mu write-locked.
+func (h *host) forgetRemote(r *remoteNIC) {
+	h.dropConns(func(c *conn) bool { return c.remote == r })
+	delete(h.remotes, remoteKey{r.index, r.addr})
+}
+
+// heardFrom is the engine time of the last packet from any of h's NICs,
+// proven or not; h.lastRx counts only proven ones. Called with Engine.mu
+// held.
+func (h *host) heardFrom() int64 {
+	t := h.lastRx.Load()
+	for _, r := range h.remotes {
+		t = max(t, r.lastRx.Load())
+	}
+	return t
+}
+
 // anyUp reports whether some connection is in state 2 (proven within the
 // dead interval). Data goes on every connection in state 2, or on all of
 // them while none is. Called with Engine.mu held.

@@ -21,6 +21,24 @@ func forged(t *testing.T, h wire.Header, p wire.Probe) []byte {
 	return b
 }
 
+// processed waits until e has counted a malformed marker packet sent after
+// everything the test injected on the same path: one reader takes a link's
+// packets in order, so by then every earlier packet went through handle.
+// send injects the marker.
+func processed(t *testing.T, e *Engine, send func(pkt []byte) error) {
+	t.Helper()
+	reason := wire.ErrVersion.Error()
+	before := e.Status().Malformed[reason]
+	marker := make([]byte, wire.HeaderLen)
+	marker[2], marker[3] = wire.Magic, 0xF0 // version 15
+	if err := send(marker); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the injected packets processed", 2*time.Second, func() bool {
+		return e.Status().Malformed[reason] == before+1
+	})
+}
+
 func srttOf(e *Engine, vip netip.Addr, local string) float64 {
 	for _, h := range e.Status().Hosts {
 		if h.VIP == vip.String() {
@@ -38,6 +56,7 @@ func TestForgedProbeReplyGivesNoRTTSample(t *testing.T) {
 	p := newPair(t)
 	waitFor(t, "paths up with an RTT", 2*time.Second, func() bool { return srttOf(p.a, vipB, "eth0") > 0 })
 	before := srttOf(p.a, vipB, "eth0")
+	unmatched := p.a.Status().Counters.UnmatchedReplies
 	// B's identity on link 0, but a send time from long ago and a sequence
 	// A never used: a real reply would give an RTT of ~1000 s.
 	for seq := range uint32(50) {
@@ -47,7 +66,9 @@ func TestForgedProbeReplyGivesNoRTTSample(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the 50 forged replies counted as unmatched", 2*time.Second, func() bool {
+		return p.a.Status().Counters.UnmatchedReplies-unmatched >= 50
+	})
 	if after := srttOf(p.a, vipB, "eth0"); after > 10*before+1 {
 		t.Fatalf("forged replies moved the RTT from %.3f ms to %.3f ms", before, after)
 	}
@@ -99,12 +120,18 @@ func TestForgedHostsCannotLockOutARealOne(t *testing.T) {
 		}
 		return false
 	})
-	for range 100 { // a second flood must not evict the proven host
-		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: addr("10.9.9.9"), SrcIndex: 5},
+	rx := r.Status().Counters.RxPackets
+	for i := range 100 { // a second flood must not evict the proven host
+		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: netip.AddrFrom4([4]byte{10, 9, 9, byte(i)}), SrcIndex: 5},
 			wire.Probe{SendTime: 1, Seq: 1, Epoch: 9})
-		stranger.WriteTo(pkt, routerAddr)
+		if err := stranger.WriteTo(pkt, routerAddr); err != nil {
+			t.Fatal(err)
+		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	processed(t, r, func(pkt []byte) error { return stranger.WriteTo(pkt, routerAddr) })
+	if got := r.Status().Counters.RxPackets - rx; got < 101 {
+		t.Fatalf("router read %d packets, want the 100 forged ones and the marker", got)
+	}
 	if !r.HasHost(addr("198.19.0.2")) {
 		t.Fatal("a forged flood evicted the established host")
 	}
@@ -135,6 +162,9 @@ func TestForgedStateCannotOpenAPath(t *testing.T) {
 		p.a.Send(vipB, ipv4Packet(i))
 	}
 	waitFor(t, "B got the data", time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 20 })
+	// Both copies of every packet arrived, so A's link queues are past the
+	// data: whatever A sent the spoofer with it is in the spoofer's inbox.
+	waitFor(t, "B got every second copy", time.Second, func() bool { return p.b.Status().Counters.DuplicatesDropped == 20 })
 	for _, h := range p.a.Status().Hosts {
 		for _, c := range h.Connections {
 			if c.RemoteAddr == "198.18.0.66" && (c.State == 2 || c.Carrying) {
@@ -145,7 +175,6 @@ func TestForgedStateCannotOpenAPath(t *testing.T) {
 	if got := upConns(p.a, vipB); got != 2 {
 		t.Fatalf("real paths up: %d, want 2", got)
 	}
-	time.Sleep(50 * time.Millisecond)
 	for len(spoofer.inbox) > 0 {
 		fp := <-spoofer.inbox
 		var h wire.Header
@@ -168,7 +197,7 @@ func TestForgedEpochsDoNotResetTheWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	processed(t, p.a, func(pkt []byte) error { return p.aLinks[0].Inject(pkt, p.bAddrs[0]) })
 	if n := p.a.Status().Counters.PeerRestarts; n != 0 {
 		t.Fatalf("forged epochs reset B's window %d times", n)
 	}
@@ -201,8 +230,16 @@ func TestStrangerAnsweringProbesGetsNoData(t *testing.T) {
 			if h.Kind == wire.KindData {
 				t.Fatal("the stranger received a data packet")
 			}
-			var pr wire.Probe
-			if h.Kind != wire.KindProbe || wire.DecodeProbe(body, &pr) != nil {
+			var pr, ignored wire.Probe
+			switch h.Kind {
+			case wire.KindProbe:
+				err = wire.DecodeProbe(body, &pr)
+			case wire.KindReplyProbe:
+				err = wire.DecodeReplyProbe(body, &ignored, &pr)
+			default:
+				continue
+			}
+			if err != nil {
 				continue
 			}
 			pr.Epoch = 42

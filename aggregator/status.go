@@ -108,6 +108,15 @@ type CounterStatus struct {
 	HostsEvicted      uint64 `json:"hosts_evicted"`
 	PeerRestarts      uint64 `json:"peer_restarts"`
 	ProbesSent        uint64 `json:"probes_sent"`
+	// UnmatchedReplies counts probe replies that answer no probe this
+	// engine has outstanding: late, duplicated or forged.
+	UnmatchedReplies uint64 `json:"unmatched_replies"`
+	// ProbesHeld counts probes left unanswered while our own challenge on
+	// that path was in flight (see answerProbe).
+	ProbesHeld uint64 `json:"probes_held"`
+	// LogEventsDropped counts operator events not logged because the log
+	// writer fell behind; packets never wait for it.
+	LogEventsDropped uint64 `json:"log_events_dropped"`
 }
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
@@ -200,7 +209,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 	hs.SkewMs = ms(maxRTT-minRTT) / 2
 	hs.MaxSkewMs = 500
 	if peak := max(h.rate.tx, h.rate.rx); peak > wire.IDSpace {
-		hs.MaxSkewMs = wire.IDSpace / 2 / peak * 1000
+		hs.MaxSkewMs = idSkewMs(peak)
 	}
 	slices.SortFunc(hs.Connections, func(a, b ConnStatus) int {
 		return cmp.Or(cmp.Compare(a.LocalIndex, b.LocalIndex), cmp.Compare(a.RemoteIndex, b.RemoteIndex))
@@ -217,5 +226,6 @@ func (e *Engine) counterStatus() CounterStatus {
 		UnknownHost: st.unknownHost.Load(), NoHost: st.noHost.Load(), OwnPackets: st.ownPackets.Load(), Misdirected: st.misdirected.Load(), UnprovenDropped: st.unprovenDropped.Load(),
 		QueueDrops: st.queueDrops.Load(), SendErrors: st.sendErrors.Load(), ReadErrors: st.readErrors.Load(),
 		Oversize: st.oversize.Load(), HostsEvicted: st.hostsEvicted.Load(), PeerRestarts: st.peerRestarts.Load(), ProbesSent: st.probesSent.Load(),
+		UnmatchedReplies: st.unmatchedReplies.Load(), ProbesHeld: st.answersHeld.Load(), LogEventsDropped: st.logDropped.Load(),
 	}
 }

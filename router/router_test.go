@@ -88,10 +88,25 @@ func threeNodes(t *testing.T, rRoutes ...router.Route) (a, r, b *vnode) {
 		map[string]string{"198.18.0.2": "s0", "198.18.1.2": "s1"})
 	b = newVNode(t, net, "198.19.0.3/24", false, []string{"198.18.2.3", "198.18.3.3"},
 		map[string]string{"198.18.2.2": "s2", "198.18.3.2": "s3"})
-	waitFor(t, "R knows both hosts", func() bool {
-		return r.eng.HasHost(netip.MustParseAddr("198.19.0.2")) && r.eng.HasHost(netip.MustParseAddr("198.19.0.3"))
+	// Knowing a host is not reaching it: wait until R has proven a path to
+	// each host (each answered R's probes) and each host has proven one to R
+	// (R answered theirs, so R is their gateway).
+	waitFor(t, "R and both hosts proven to each other", func() bool {
+		_, aGW := a.eng.Gateway()
+		_, bGW := b.eng.Gateway()
+		return aGW && bGW && established(r.eng, "198.19.0.2") && established(r.eng, "198.19.0.3")
 	})
 	return a, r, b
+}
+
+// established reports whether e has proven a path to host vip.
+func established(e *aggregator.Engine, vip string) bool {
+	for _, h := range e.Status().Hosts {
+		if h.VIP == vip {
+			return h.Established
+		}
+	}
+	return false
 }
 
 func TestRouterRelaysBetweenHosts(t *testing.T) {

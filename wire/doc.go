@@ -21,7 +21,8 @@
 //	ID     13 bits  bundle sequence number, mod 8192
 //	Magic  8 bits   0xB7; anything else is a foreign packet
 //	Ver    4 bits   1
-//	Kind   4 bits   0 data (F=1), 1 probe, 2 probe reply, 3..15 reserved
+//	Kind   4 bits   0 data (F=1), 1 probe, 2 probe reply, 3 reply-probe,
+//	                4..15 reserved
 //
 // A probe and a probe reply carry a 16-byte body:
 //
@@ -33,6 +34,9 @@
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //	|                    Epoch: random per daemon start             |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// A reply-probe (kind 3) carries two such bodies, 32 bytes: a probe reply,
+// then a probe of the sender's own.
 //
 // Everything here works on caller-owned buffers and allocates nothing.
 // Malformed input is reported as an [Error], a small integer the caller can

@@ -38,7 +38,16 @@ func FuzzDecode(f *testing.F) {
 			if !bytes.Equal(out, pkt[:HeaderLen]) {
 				t.Fatalf("re-encoded % X, decoded from % X", out, pkt[:HeaderLen])
 			}
-			if h.Kind != KindData {
+			if h.Kind == KindReplyProbe {
+				var r, p Probe
+				if err := DecodeReplyProbe(body, &r, &p); err != nil {
+					t.Fatalf("reply-probe body accepted by Decode rejected by DecodeReplyProbe: %v", err)
+				}
+				two := make([]byte, 2*ProbeLen)
+				if r.Encode(two) != nil || p.Encode(two[ProbeLen:]) != nil || !bytes.Equal(two, body) {
+					t.Fatalf("reply-probe re-encoded % X, decoded from % X", two, body)
+				}
+			} else if h.Kind != KindData {
 				var p Probe
 				if err := DecodeProbe(body, &p); err != nil {
 					t.Fatalf("probe body accepted by Decode rejected by DecodeProbe: %v", err)

@@ -76,7 +76,7 @@ func (h *Header) Encode(b []byte) error {
 // version (ErrVersion), kind (ErrKind), state (ErrState), F bit against kind
 // (ErrFlags), and body length (ErrLength): a data body must be exactly one
 // well-formed IPv4 packet, a probe or probe reply body exactly ProbeLen
-// bytes. On error h is left untouched and body is nil.
+// bytes, a reply-probe body exactly 2 × ProbeLen. On error h is left untouched and body is nil.
 func Decode(pkt []byte, h *Header) (body []byte, err error) {
 	if len(pkt) < HeaderLen {
 		return nil, ErrShort
@@ -119,8 +119,11 @@ func Decode(pkt []byte, h *Header) (body []byte, err error) {
 // bodyLengthOK reports whether body's length adds up for kind, which Decode
 // has already checked is known.
 func bodyLengthOK(kind Kind, body []byte) bool {
-	if kind == KindData {
+	switch kind {
+	case KindData:
 		return isWholeIPv4Packet(body)
+	case KindReplyProbe:
+		return len(body) == 2*ProbeLen
 	}
 	return len(body) == ProbeLen
 }

@@ -5,17 +5,23 @@ import "strconv"
 // Kind is the bundle's message type, the low nibble of byte 3.
 type Kind uint8
 
-// The kinds of version 1; 3..15 are reserved for control messages.
+// The kinds of version 1; 4..15 are reserved for control messages.
 const (
 	KindData       Kind = 0 // one IPv4 packet from a TUN; the F bit is set
 	KindProbe      Kind = 1 // a probe; body is a Probe
 	KindProbeReply Kind = 2 // a probe reply; body echoes the probe's SendTime and Seq
+	// KindReplyProbe is a probe reply and a probe of our own in one packet
+	// (body: the reply, then the probe; see DecodeReplyProbe): the answer
+	// to a probe from a path not yet proven, which proves both directions in
+	// one round trip while sending only one packet per packet received.
+	KindReplyProbe Kind = 3
 )
 
 // numKinds is one past the last kind this version understands.
-const numKinds = 3
+const numKinds = 4
 
-// String returns "data", "probe", "probe-reply", or "kind(N)" for others.
+// String returns "data", "probe", "probe-reply", "reply-probe", or "kind(N)"
+// for others.
 func (k Kind) String() string {
 	switch k {
 	case KindData:
@@ -24,6 +30,8 @@ func (k Kind) String() string {
 		return "probe"
 	case KindProbeReply:
 		return "probe-reply"
+	case KindReplyProbe:
+		return "reply-probe"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }

@@ -21,6 +21,18 @@ func (p *Probe) Encode(b []byte) error {
 	return nil
 }
 
+// DecodeReplyProbe parses a reply-probe body (KindReplyProbe): the reply,
+// then the sender's own probe. It returns ErrLength unless len(body) == 2 ×
+// ProbeLen; on error reply and probe are left untouched.
+func DecodeReplyProbe(body []byte, reply, probe *Probe) error {
+	if len(body) != 2*ProbeLen {
+		return ErrLength
+	}
+	_ = DecodeProbe(body[:ProbeLen], reply)
+	_ = DecodeProbe(body[ProbeLen:], probe)
+	return nil
+}
+
 // DecodeProbe parses a probe or probe-reply body into p. It returns ErrLength
 // unless len(body) == ProbeLen; on error p is left untouched.
 func DecodeProbe(body []byte, p *Probe) error {

@@ -60,3 +60,31 @@ func TestProbeErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestReplyProbe(t *testing.T) {
+	// The reply (vector 0), then the probe (vector 3): 32 bytes, no gap.
+	body := mustHex(goldenProbes[0].hex + " " + goldenProbes[3].hex)
+	var r, p Probe
+	if err := DecodeReplyProbe(body, &r, &p); err != nil {
+		t.Fatal(err)
+	}
+	if r != goldenProbes[0].p || p != goldenProbes[3].p {
+		t.Fatalf("DecodeReplyProbe = %+v, %+v; want %+v, %+v", r, p, goldenProbes[0].p, goldenProbes[3].p)
+	}
+	for _, n := range []int{0, ProbeLen, 2*ProbeLen - 1, 2*ProbeLen + 1} {
+		r, p = Probe{Seq: 7}, Probe{Seq: 8}
+		if err := DecodeReplyProbe(make([]byte, n), &r, &p); err != ErrLength || r.Seq != 7 || p.Seq != 8 {
+			t.Errorf("len %d: err %v, reply %+v, probe %+v; want ErrLength and both untouched", n, err, r, p)
+		}
+	}
+	// Decode checks the length for the kind: a reply-probe with one body is
+	// malformed, with two it is whole.
+	hdr := mustHex("00 00 B7 13 C6 13 00 02 00 00 00 03 00 00 00 07")
+	var h Header
+	if _, err := Decode(join(hdr, make([]byte, ProbeLen)), &h); err != ErrLength {
+		t.Errorf("reply-probe with a 16-byte body: %v, want ErrLength", err)
+	}
+	if b, err := Decode(join(hdr, body), &h); err != nil || h.Kind != KindReplyProbe || len(b) != 2*ProbeLen {
+		t.Errorf("reply-probe with a 32-byte body: kind %v, body %d, err %v", h.Kind, len(b), err)
+	}
+}

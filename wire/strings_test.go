@@ -14,8 +14,9 @@ func TestKindString(t *testing.T) {
 		0: {KindData, "data"},
 		1: {KindProbe, "probe"},
 		2: {KindProbeReply, "probe-reply"},
-		3: {3, "kind(3)"},
-		4: {255, "kind(255)"},
+		3: {KindReplyProbe, "reply-probe"},
+		4: {4, "kind(4)"},
+		5: {255, "kind(255)"},
 	}
 	for i, c := range cases {
 		if got := c.k.String(); got != c.want {
