@@ -11,6 +11,7 @@ import (
 type counters struct {
 	txPackets         atomic.Uint64 // packets handed to Send and sent into a bundle
 	txCopies          atomic.Uint64 // copies queued onto connections
+	txCopiesBlind     atomic.Uint64 // of those, sent while no path to the host was up
 	rxPackets         atomic.Uint64 // bundle packets read from links
 	delivered         atomic.Uint64 // first copies handed to Deliver
 	duplicatesDropped atomic.Uint64

@@ -63,6 +63,9 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 			SrcIndex: uint32(c.link.index), DstIndex: c.remote.index,
 		}, pkt)
 		e.stats.txCopies.Add(1)
+		if !anyUp {
+			e.stats.txCopiesBlind.Add(1)
+		}
 	}
 	return nil
 }

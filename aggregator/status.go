@@ -114,6 +114,10 @@ type CounterStatus struct {
 	// ProbesHeld counts probes left unanswered while our own challenge on
 	// that path was in flight (see answerProbe).
 	ProbesHeld uint64 `json:"probes_held"`
+	// TxCopiesBlind counts data copies sent while no path to their host was
+	// up: to every NIC that ever answered, which the far end may have
+	// forgotten meanwhile.
+	TxCopiesBlind uint64 `json:"tx_copies_blind"`
 	// LogEventsDropped counts operator events not logged because the log
 	// writer fell behind; packets never wait for it.
 	LogEventsDropped uint64 `json:"log_events_dropped"`
@@ -226,6 +230,6 @@ func (e *Engine) counterStatus() CounterStatus {
 		UnknownHost: st.unknownHost.Load(), NoHost: st.noHost.Load(), OwnPackets: st.ownPackets.Load(), Misdirected: st.misdirected.Load(), UnprovenDropped: st.unprovenDropped.Load(),
 		QueueDrops: st.queueDrops.Load(), SendErrors: st.sendErrors.Load(), ReadErrors: st.readErrors.Load(),
 		Oversize: st.oversize.Load(), HostsEvicted: st.hostsEvicted.Load(), PeerRestarts: st.peerRestarts.Load(), ProbesSent: st.probesSent.Load(),
-		UnmatchedReplies: st.unmatchedReplies.Load(), ProbesHeld: st.answersHeld.Load(), LogEventsDropped: st.logDropped.Load(),
+		UnmatchedReplies: st.unmatchedReplies.Load(), ProbesHeld: st.answersHeld.Load(), TxCopiesBlind: st.txCopiesBlind.Load(), LogEventsDropped: st.logDropped.Load(),
 	}
 }

@@ -184,6 +184,7 @@ func (e *Engine) expireLocked(now int64) {
 				h.forgetRemote(r)
 				if r.proven.Load() {
 					e.note(event{kind: evRemoteForgotten, host: h.vip, rindex: r.index, remote: r.addr})
+					e.discoverRounds.Store(0) // a peer address may be missing again: look at the probe interval
 				}
 			}
 		}
