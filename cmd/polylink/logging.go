@@ -21,7 +21,7 @@ func newLogger(format string, verbose bool) (*zap.Logger, error) {
 	case "console", "":
 		cfg = zap.NewDevelopmentConfig()
 		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
-		cfg.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder // a date too: logs outlive the day
 		cfg.DisableStacktrace = true
 		cfg.Development = false
 	case "json":

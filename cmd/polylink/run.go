@@ -190,6 +190,8 @@ func runCommand(args []string) error {
 func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) {
 	if name, err := router.PrefixInUse(cfg.vip.Masked()); err != nil {
 		return fmt.Errorf("run: %w", err)
+	} else if name == cfg.tun && tunAttached(name) {
+		return fmt.Errorf("run: polylink already runs on %s: stop it first ('polylink status --tun %s' shows it), or give this one another --tun and --vip", name, name)
 	} else if name != "" {
 		return fmt.Errorf("run: virtual network %s overlaps an address on %s: pick another --vip", cfg.vip.Masked(), name)
 	}

@@ -62,6 +62,17 @@ func TestRunErrorsSayWhatToDo(t *testing.T) {
 	}
 }
 
+// TestSecondDaemonOnBusyTUN: a second `run` with the same settings is told
+// that polylink already runs there, not that its prefix overlaps.
+func TestSecondDaemonOnBusyTUN(t *testing.T) {
+	a := nstest.Namespace(t, "pl-busy")
+	startNode(t, a, "--vip", "198.19.93.1/24", "--router")
+	code, msg := runOnce(t, a, nil, "run", "--vip", "198.19.93.1/24", "--router", "--control", filepath.Join(t.TempDir(), "2.sock"))
+	if code != exitFailure || !strings.Contains(msg, "polylink already runs on pl0") || strings.Contains(msg, "overlaps") || strings.Count(msg, "\n") > 0 {
+		t.Fatalf("second daemon on pl0: exit %d, stderr %q; want exit 1 and one line saying polylink already runs on pl0", code, msg)
+	}
+}
+
 // TestShutdownLeavesNothing: SIGTERM removes the TUN and the control socket.
 func TestShutdownLeavesNothing(t *testing.T) {
 	a := nstest.Namespace(t, "pl-off")
