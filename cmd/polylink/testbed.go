@@ -34,11 +34,22 @@ func testbedCommand(args []string) error {
 		fmt.Printf(testbedUsage+"\n", strings.Join(testbed.BuiltinNames(), ", "))
 		return nil
 	}
-	if os.Geteuid() != 0 {
-		return errors.New("testbed: needs root to create network namespaces and veth links; run it with sudo")
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	switch cmd {
+	case "run", "demo":
+		ra, err := parseTestbedRunArgs(cmd == "demo", rest)
+		if err != nil {
+			return err
+		}
+		if err := needRoot(); err != nil {
+			return err
+		}
+		return testbedRun(ctx, ra)
+	}
+	if err := needRoot(); err != nil {
+		return err
+	}
 	switch cmd {
 	case "up":
 		return testbedUp(rest)
@@ -46,13 +57,6 @@ func testbedCommand(args []string) error {
 		return testbedDown(rest)
 	case "status":
 		return testbedStatus(rest)
-	case "run":
-		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
-			return usagef("testbed run: name a scenario (%s) or a FILE.json", strings.Join(testbed.BuiltinNames(), ", "))
-		}
-		return testbedRun(ctx, rest[0], rest[1:], false)
-	case "demo":
-		return testbedRun(ctx, "demo", rest, true)
 	case "emulate": // hidden: the background process of `testbed up`
 		return testbedEmulate(ctx, rest)
 	}
@@ -170,17 +174,90 @@ func testbedEmulate(ctx context.Context, args []string) error {
 	return testbed.RunEmulators(ctx, *prefix, *stateDir)
 }
 
+// needRoot refuses the testbed commands that build namespaces to a user
+// who cannot (after -h, which anyone may ask for).
+func needRoot() error {
+	if os.Geteuid() != 0 {
+		return errors.New("testbed: needs root to create network namespaces and veth links; run it with sudo")
+	}
+	return nil
+}
+
+// testbedRunArgs are `testbed run` and `testbed demo`'s arguments.
+type testbedRunArgs struct {
+	name      string // the scenario: a built-in name or FILE.json
+	demo      bool
+	plot, out string
+	asJSON    bool
+}
+
+// parseTestbedRunArgs reads `testbed run [flags] SCENARIO [flags]` (flags
+// before or after the name) or `testbed demo [flags]`.
+func parseTestbedRunArgs(demo bool, args []string) (testbedRunArgs, error) {
+	ra := testbedRunArgs{demo: demo}
+	title := "testbed run"
+	if demo {
+		title = "testbed demo"
+	}
+	fs := flag.NewFlagSet(title, flag.ContinueOnError)
+	fs.StringVar(&ra.plot, "plot", "", "draw latency over time per system to this SVG file")
+	fs.StringVar(&ra.out, "out", "", "write the full report (results, time series) to this JSON file\n(run: polylink-testbed-SCENARIO.json by default; demo: none)")
+	fs.BoolVar(&ra.asJSON, "json", false, "print the report as JSON instead of the table")
+	flags, names := splitFlags(fs, args)
+	if err := parseFlags(fs, flags); err != nil {
+		return ra, err
+	}
+	switch {
+	case demo && len(names) > 0:
+		return ra, usagef("testbed demo: unexpected argument %q (see 'polylink testbed demo -h')", names[0])
+	case demo:
+		ra.name = "demo"
+	case len(names) != 1:
+		return ra, usagef("testbed run: name one scenario (%s) or a FILE.json, e.g. 'polylink testbed run lossy --plot lossy.svg'",
+			strings.Join(testbed.BuiltinNames(), ", "))
+	default:
+		ra.name = names[0]
+	}
+	return ra, nil
+}
+
+// splitFlags separates args into flags (with their values) and the other
+// arguments, so flags may come before or after them; "--" ends the flags.
+func splitFlags(fs *flag.FlagSet, args []string) (flags, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(rest, args[i+1:]...)
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // parseFlags names it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, rest
+}
+
 // testbedRun runs a scenario and prints the side-by-side table, what it
 // means, and (for the demo) the checks of DESIGN.md's "working".
-func testbedRun(ctx context.Context, name string, args []string, demo bool) error {
-	fs := flag.NewFlagSet("testbed run", flag.ContinueOnError)
-	plot := fs.String("plot", "", "draw latency over time per system to this SVG file")
-	out := fs.String("out", "", "write the full report (results, time series) to this JSON file\n(run: polylink-testbed-SCENARIO.json by default; demo: none)")
-	asJSON := fs.Bool("json", false, "print the report as JSON instead of the table")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	sc, err := testbed.LoadScenario(name)
+func testbedRun(ctx context.Context, ra testbedRunArgs) error {
+	plot, out, asJSON, demo := &ra.plot, &ra.out, &ra.asJSON, ra.demo
+	sc, err := testbed.LoadScenario(ra.name)
 	if err != nil {
 		return usagef("testbed run: %v", err)
 	}
