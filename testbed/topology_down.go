@@ -104,11 +104,18 @@ func Down(prefix, stateDir string) error {
 		errs = append(errs, err) // unreadable: still remove what the prefix names
 	}
 	seen := map[string]bool{}
+	var unique []string
 	for _, name := range names {
-		if seen[name] {
-			continue
+		if !seen[name] {
+			seen[name] = true
+			unique = append(unique, name)
 		}
-		seen[name] = true
+	}
+	if err := stopDaemonsIn(unique); err != nil {
+		errs = append(errs, err)
+		return fmt.Errorf("testbed %s down: %w", prefix, errors.Join(errs...))
+	}
+	for _, name := range unique {
 		if _, err := os.Stat("/run/netns/" + name); err != nil {
 			continue
 		}

@@ -84,7 +84,8 @@ func testbedUp(args []string) error {
 	fmt.Printf("testbed %s is up. Hosts: %s-vm0, %s-vm1 (router), %s-vm2. Try:\n", top.Prefix, top.Prefix, top.Prefix, top.Prefix)
 	fmt.Printf("  ip netns exec %s-vm1 polylink run --vip %s --router &\n", top.Prefix, testbed.VM1.Virtual())
 	fmt.Printf("  ip netns exec %s-vm0 polylink run --vip %s --peer 198.18.0.3 --peer 198.18.1.3 &\n", top.Prefix, testbed.VM0.Virtual())
-	fmt.Printf("  ip netns exec %s-vm0 ping %s\n", top.Prefix, testbed.VM1.Virtual().Addr())
+	fmt.Printf("  ip netns exec %s-vm0 ping -c 3 %s\n", top.Prefix, testbed.VM1.Virtual().Addr())
+	fmt.Printf("  ip netns exec %s-vm0 polylink status\n", top.Prefix)
 	return nil
 }
 
@@ -94,7 +95,7 @@ func testbedDown(args []string) error {
 		return err
 	}
 	if err := testbed.Down(*prefix, ""); err != nil {
-		return fmt.Errorf("testbed down: %w", err)
+		return fmt.Errorf("testbed down: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	fmt.Printf("testbed %s is down\n", *prefix)
 	return nil
