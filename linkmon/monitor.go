@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -61,7 +62,7 @@ type testHooks struct {
 // all of it; NICs reads a published copy.
 type Monitor struct {
 	log     *zap.Logger
-	exclude []string
+	exclude atomic.Pointer[[]string] // replaced whole by SetExclude
 	udpPort uint16
 	ns      netns.NsHandle // owned; closed when run returns
 	hooks   testHooks
@@ -112,7 +113,6 @@ func newMonitor(cfg Config, hooks testHooks) (_ *Monitor, err error) {
 	}
 	m := &Monitor{
 		log:        log,
-		exclude:    slices.Clone(cfg.Exclude),
 		udpPort:    cfg.UDPPort,
 		ns:         ns,
 		hooks:      hooks,
@@ -125,6 +125,7 @@ func newMonitor(cfg Config, hooks testHooks) (_ *Monitor, err error) {
 		retryDelay: minRetryDelay,
 	}
 	m.retry.Stop()
+	m.exclude.Store(new(slices.Clone(cfg.Exclude)))
 	defer func() {
 		if err != nil {
 			m.release()
@@ -142,7 +143,7 @@ func newMonitor(cfg Config, hooks testHooks) (_ *Monitor, err error) {
 	if err != nil {
 		return nil, err
 	}
-	initial, err := m.applyInitial(usableNICs(d, m.exclude, m.udpPort != 0))
+	initial, err := m.applyInitial(usableNICs(d, *m.exclude.Load(), m.udpPort != 0))
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +238,7 @@ func (m *Monitor) resync() []Event {
 		m.armRetry()
 		return nil
 	}
-	events, err := m.apply(usableNICs(d, m.exclude, m.udpPort != 0))
+	events, err := m.apply(usableNICs(d, *m.exclude.Load(), m.udpPort != 0))
 	if err == nil {
 		m.retryDelay = minRetryDelay
 	}
