@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,27 @@ metrics = "`+addr+`"
 	for name, mf := range gone {
 		if _, n := sumOf(gone, name, host); n > 0 {
 			t.Errorf("B forgotten but %s still has series for it", mf.GetName())
+		}
+	}
+}
+
+// TestDashboardUsesExportedMetrics: every polylink_ metric the Grafana
+// dashboard in contrib/ queries is one the exporter serves.
+func TestDashboardUsesExportedMetrics(t *testing.T) {
+	b, err := os.ReadFile("../../contrib/grafana/polylink.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc statusDoc
+	doc.Hosts = []aggregator.HostStatus{{VIP: "198.19.0.1", Connections: []aggregator.ConnStatus{{Local: "eth0", RemoteAddr: "198.18.0.3"}}}}
+	served := gatherDoc(t, doc)
+	used := regexp.MustCompile(`polylink_[a-z_]+`).FindAllString(string(b), -1)
+	if len(used) < 10 {
+		t.Fatalf("dashboard queries only %d polylink metrics", len(used))
+	}
+	for _, name := range used {
+		if served[name] == nil {
+			t.Errorf("dashboard queries %s, which the exporter does not serve", name)
 		}
 	}
 }
