@@ -25,8 +25,7 @@ type controlServer struct {
 	path     string
 	snapshot func() any
 	wg       sync.WaitGroup
-	// readTimeout bounds how long a client may take to send its request
-	// (controlReadTimeout; tests shorten it).
+	// readTimeout bounds how long a client may take to send its request.
 	readTimeout time.Duration
 	slots       chan struct{} // one per client being served: at most maxControlClients
 }
@@ -41,6 +40,12 @@ const (
 )
 
 func listenControl(path string, snapshot func() any) (*controlServer, error) {
+	return listenControlWith(path, snapshot, controlReadTimeout)
+}
+
+// listenControlWith is listenControl with the request read timeout given
+// (tests shorten it).
+func listenControlWith(path string, snapshot func() any, readTimeout time.Duration) (*controlServer, error) {
 	if isDefaultControlDir(filepath.Dir(path)) {
 		if err := os.MkdirAll(filepath.Dir(path), socketDirMode); err != nil {
 			return nil, fmt.Errorf("control socket directory: %w", err)
@@ -58,7 +63,7 @@ func listenControl(path string, snapshot func() any) (*controlServer, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	s := &controlServer{ln: ln, path: path, snapshot: snapshot,
-		readTimeout: controlReadTimeout, slots: make(chan struct{}, maxControlClients)}
+		readTimeout: readTimeout, slots: make(chan struct{}, maxControlClients)}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil

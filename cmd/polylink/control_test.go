@@ -16,11 +16,10 @@ import (
 func startControl(t *testing.T, readTimeout time.Duration) (*controlServer, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "c.sock")
-	s, err := listenControl(path, func() any { return map[string]string{"ok": "yes"} })
+	s, err := listenControlWith(path, func() any { return map[string]string{"ok": "yes"} }, readTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.readTimeout = readTimeout
 	t.Cleanup(func() { s.Close() })
 	return s, path
 }

@@ -65,7 +65,7 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	fs.BoolVar(&c.relay, "router", false, "router node: accept hosts not listed as peers and relay between them")
 	fs.Var(&routeArgs, "route", "route PREFIX=NEXT_HOP_VIP: the kernel sends PREFIX into the TUN, the router to that host (repeatable; 0.0.0.0/0 for everything)")
 	fs.BoolVar(&c.exit, "exit", false, "router node: forward hosts' traffic for other networks out of this node's uplink, masqueraded (nftables; turns on ip_forward)")
-	fs.StringVar(&c.control, "control", "", "control socket path (default /run/polylink/TUN.sock)")
+	fs.StringVar(&c.control, "control", "", "control socket path (default /run/polylink/TUN.sock; in another network namespace /run/polylink/netns-INODE/TUN.sock)")
 	fs.IntVar(&c.mtu, "mtu", 1500-outerIPv4Len-wire.HeaderLen, "TUN MTU: the underlay MTU less 36 bytes of headers")
 	fs.IntVar(&c.maxHosts, "max-hosts", 256, "most hosts remembered (the longest-silent one is evicted)")
 	fs.IntVar(&c.maxNICs, "max-nics", 8, "most NICs remembered per remote host (the longest-silent one is evicted)")

@@ -40,7 +40,7 @@ func buildStatus(tun router.Device, rt *router.Router, eng *aggregator.Engine, l
 func statusCommand(args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	tun := fs.String("tun", "pl0", "TUN name of the daemon to ask")
-	control := fs.String("control", "", "control socket path (default /run/polylink/TUN.sock)")
+	control := fs.String("control", "", "control socket path (default /run/polylink/TUN.sock; in another network namespace /run/polylink/netns-INODE/TUN.sock)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	watch := fs.Bool("watch", false, "refresh every second until interrupted")
 	if err := parseFlags(fs, args); err != nil {
