@@ -43,6 +43,7 @@ type Engine struct {
 	discoverRounds atomic.Uint32
 	discoveredAt   atomic.Int64
 
+	retick    chan time.Duration // a new probe interval for timerLoop (reconfigure.go)
 	wg        sync.WaitGroup
 	done      chan struct{}
 	closeOnce sync.Once
@@ -92,6 +93,7 @@ func New(cfg Config) (*Engine, error) {
 		logOn: logEnabled(cfg.Logger),
 		logq:  make(chan event, logQueueLen),
 	}
+	e.retick = make(chan time.Duration, 1)
 	for _, p := range cfg.Peers {
 		e.peers[p] = true
 	}

@@ -26,7 +26,7 @@ const (
 // the dead interval, expiry of silent hosts, rates.
 func (e *Engine) timerLoop() {
 	defer e.wg.Done()
-	t := time.NewTicker(e.cfg.ProbeInterval)
+	t := time.NewTicker(e.probeInterval())
 	defer t.Stop()
 	for {
 		select {
@@ -34,6 +34,8 @@ func (e *Engine) timerLoop() {
 			return
 		case <-t.C:
 			e.onProbeTick()
+		case d := <-e.retick:
+			t.Reset(d)
 		}
 	}
 }

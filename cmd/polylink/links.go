@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -73,7 +74,7 @@ func (l socketLink) Close() error { return l.s.Close() }
 // the engine: the one place linkmon meets the bundle engine.
 type linkFeed struct {
 	mon   *linkmon.Monitor
-	peers []netip.Addr // configured peers, to say which NIC has no route to one
+	peers atomic.Pointer[[]netip.Addr] // configured peers, to say which NIC has no route to one; replaced on reload
 	done  chan struct{}
 }
 
@@ -91,7 +92,8 @@ func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger, uplinks 
 	if err != nil {
 		return nil, err
 	}
-	f := &linkFeed{mon: mon, peers: cfg.peers, done: make(chan struct{})}
+	f := &linkFeed{mon: mon, done: make(chan struct{})}
+	f.peers.Store(&cfg.peers)
 	go func() {
 		defer close(f.done)
 		sockets := map[int]*linkmon.Socket{} // the socket the engine uses per NIC index

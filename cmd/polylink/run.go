@@ -40,13 +40,16 @@ type runConfig struct {
 	logFormat string
 	verbose   bool
 	cpuProf   string
-	metrics   string // ADDR:PORT of the Prometheus exporter, "" for none
+	metrics   string   // ADDR:PORT of the Prometheus exporter, "" for none
+	config    string   // the --config file, "" for none
+	args      []string // the command line, read again on reload
 }
 
 // parseRunFlags reads run's flags and, with --config, its config file.
 func parseRunFlags(args []string) (runConfig, error) {
 	var file configFile
 	c, err := parseRunArgs(args, &file)
+	c.config, c.args = file.path, args
 	return c, file.locate(err)
 }
 
@@ -188,6 +191,7 @@ func runCommand(args []string) error {
 // the sources of work first (status clients, NIC events, the TUN reader),
 // then the engine that served them.
 func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) {
+	hup := reloadSignals()
 	if name, err := router.PrefixInUse(cfg.vip.Masked()); err != nil {
 		return fmt.Errorf("run: %w", err)
 	} else if name == cfg.tun && tunAttached(name) {
@@ -251,6 +255,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		teardown = append(teardown, m.Close)
 	}
 
+	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links}, log.Named("reload"))
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
 		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
 	select {

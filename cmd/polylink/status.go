@@ -34,7 +34,7 @@ type statusDoc struct {
 func buildStatus(tun router.Device, rt *router.Router, eng *aggregator.Engine, links *linkFeed) statusDoc {
 	rs := rt.Status()
 	return statusDoc{Version: version, PID: os.Getpid(), NetNS: netnsInode("/proc/self/ns/net"), TUN: rs.TUN,
-		Status: eng.Status(), Router: rs, NoRoute: noRoutes(links.mon.NICs(), links.peers)}
+		Status: eng.Status(), Router: rs, NoRoute: noRoutes(links.mon.NICs(), *links.peers.Load())}
 }
 
 func statusCommand(args []string) error {
