@@ -59,4 +59,9 @@ func TestStatusJSONContract(t *testing.T) {
 		"tx_packets", "rx_packets", "first_wins", "last_rx_ms")
 	has(doc["counters"], "counters", "tx_packets", "rx_packets", "delivered", "duplicates_dropped",
 		"malformed_dropped", "late_duplicates")
+	// Added by issue 11 (router trust, per-namespace control socket).
+	has(doc, "status", "netns", "router")
+	has(doc["router"], "router", "counters")
+	has(doc["router"].(map[string]any)["counters"], "router.counters",
+		"spoofed_source_dropped", "transit_dropped", "bad_host_addr_dropped")
 }
