@@ -65,6 +65,7 @@ type ExitConfig struct {
 // removes it.
 type Exit struct {
 	table string
+	tun   string
 	log   *zap.Logger
 	// fwd is ip_forward, opened in OpenExit's thread: a /proc/sys/net file
 	// belongs to the namespace of the thread that opened it, and the watch
@@ -107,7 +108,7 @@ func OpenExit(cfg ExitConfig) (*Exit, error) {
 	if cfg.TUN == "" || len(cfg.Sources) == 0 {
 		return nil, errors.New("exit: needs the TUN name and at least one source prefix")
 	}
-	x := &Exit{table: ExitTableName(cfg.TUN), log: log, done: make(chan struct{})}
+	x := &Exit{table: ExitTableName(cfg.TUN), tun: cfg.TUN, log: log, done: make(chan struct{})}
 	c, err := nftables.New()
 	if err != nil {
 		return nil, fmt.Errorf("exit: open nftables: %w", err)
@@ -161,12 +162,38 @@ func addExitRules(c *nftables.Conn, t *nftables.Table, cfg ExitConfig) {
 
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
-	for _, p := range cfg.Sources {
+	addMasquerade(c, t, post, cfg.TUN, cfg.Sources)
+}
+
+// addMasquerade queues a masquerade rule per source prefix.
+func addMasquerade(c *nftables.Conn, t *nftables.Table, post *nftables.Chain, tun string, sources []netip.Prefix) {
+	for _, p := range sources {
 		c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: concat(
-			ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, cfg.TUN),
+			ifname(expr.MetaKeyOIFNAME, expr.CmpOpNeq, tun),
 			saddrIn(p.Masked()),
 			[]expr.Any{&expr.Counter{}, &expr.Masq{}})})
 	}
+}
+
+// SetSources replaces the prefixes masqueraded while running (a reload),
+// in one batch the kernel applies whole: flows already masqueraded keep
+// their mapping (conntrack), new ones follow the new rules.
+func (x *Exit) SetSources(sources []netip.Prefix) error {
+	if len(sources) == 0 {
+		return errors.New("exit: needs at least one source prefix")
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("exit: open nftables: %w", err)
+	}
+	t := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: x.table}
+	post := &nftables.Chain{Name: "postrouting", Table: t}
+	c.FlushChain(post)
+	addMasquerade(c, t, post, x.tun, sources)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("exit: replace the masquerade rules of %s: %w%s", x.table, err, nftHint(err))
+	}
+	return nil
 }
 
 func concat(parts ...[]expr.Any) []expr.Any {
@@ -329,7 +356,7 @@ func (r *Router) leaves(dst netip.Addr) bool {
 	if !r.exit || r.prefix.Contains(dst) {
 		return false
 	}
-	for _, rt := range r.routes {
+	for _, rt := range r.staticRoutes() {
 		if rt.Prefix.Contains(dst) {
 			return false
 		}

@@ -54,6 +54,13 @@ func TestOpenExitInstallsAndRemovesTable(t *testing.T) {
 	if fwd, _ := ns.Run("cat", ipForwardPath); strings.TrimSpace(fwd) != "1" {
 		t.Errorf("ip_forward = %q after OpenExit, want 1", fwd)
 	}
+	if err := ns.Do(func() error { return x.SetSources([]netip.Prefix{netip.MustParsePrefix("198.19.0.0/24")}) }); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := ns.Run("nft", "list", "chain", "ip", table, "postrouting"); strings.Contains(out, "198.18.210.0/24") ||
+		strings.Count(out, "masquerade") != 1 {
+		t.Errorf("after SetSources(198.19.0.0/24):\n%s", out)
+	}
 	var st ExitStatus
 	if err := ns.Do(func() (err error) { st, err = x.Status(); return err }); err != nil || !st.IPForward || st.Table != table {
 		t.Errorf("Status: %+v, %v", st, err)

@@ -90,3 +90,30 @@ func TestExitSendsOutsideTrafficToTUN(t *testing.T) {
 		tun.Close()
 	}
 }
+
+// TestSetRoutesWhileRunning: a reload's new routes take over at once; a
+// destination whose route went leaves by the exit.
+func TestSetRoutesWhileRunning(t *testing.T) {
+	hostA, hostB := netip.MustParseAddr("198.19.0.2"), netip.MustParseAddr("198.19.0.3")
+	b := &stubBundles{hosts: map[netip.Addr]bool{hostA: true, hostB: true}}
+	tun := NewFakeTUN("pl0", 9, 1464)
+	defer tun.Close()
+	lan := netip.MustParsePrefix("198.18.210.0/24")
+	r := New(Config{Device: tun, Prefix: netip.MustParsePrefix("198.19.0.1/24"), Relay: true, Exit: true,
+		Routes: []Route{{Prefix: lan, Via: hostA}}}, b)
+
+	r.Deliver(hostB, udpPacket("198.19.0.3", "198.18.210.9"))
+	r.SetRoutes([]Route{{Prefix: lan, Via: hostB}})
+	r.Deliver(hostA, udpPacket("198.19.0.2", "198.18.210.9"))
+	if got := b.take(); len(got) != 2 || got[0] != hostA || got[1] != hostB {
+		t.Fatalf("relayed to %v, want [%s %s]: the new route's next hop after SetRoutes", got, hostA, hostB)
+	}
+	if st := r.Status(); len(st.Routes) != 1 || st.Routes[0].Via != hostB.String() {
+		t.Errorf("status routes %+v after SetRoutes", st.Routes)
+	}
+	r.SetRoutes(nil)
+	r.Deliver(hostA, udpPacket("198.19.0.2", "198.18.210.9"))
+	if len(b.take()) != 0 || len(tun.Written()) != 1 {
+		t.Errorf("with the route gone, the packet should leave by the exit (TUN), not a host")
+	}
+}

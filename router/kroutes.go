@@ -48,15 +48,17 @@ const RouteTableBase = 0x706c0000
 const routeTableMax = RouteTableBase + 0xffff
 
 // KernelRoutes are the kernel routes and rules that send static-route
-// prefixes into one TUN. Close removes them.
+// prefixes into one TUN. Set changes them while running; Close removes them.
+// Safe for concurrent use.
 type KernelRoutes struct {
 	tunIndex int
 	table    int
-	routes   []netlink.Route
-	rules    []*netlink.Rule
 
 	mu      sync.Mutex
-	uplinks map[netip.Addr]*netlink.Rule // guarded by mu; the rules SetUplinks added
+	routes  map[netip.Prefix]netlink.Route // guarded by mu
+	rules   []*netlink.Rule                // guarded by mu; empty while there are no routes
+	uplinks map[netip.Addr]*netlink.Rule   // guarded by mu; the rules setUplinks added
+	upAddrs []netip.Addr                   // guarded by mu; the last SetUplinks, applied while rules exist
 }
 
 // RouteTable returns the routing table polylink uses for the TUN with
@@ -65,26 +67,72 @@ func RouteTable(tunIndex int) int { return RouteTableBase + tunIndex }
 
 // InstallRoutes routes each prefix into the TUN with ifindex tunIndex, in
 // the calling thread's network namespace: a route per prefix in the TUN's
-// table and the two rules above. Rules left by a polylink that died without
+// table and the rules above. Rules left by a polylink that died without
 // removing them go first. On failure nothing is left behind.
 func InstallRoutes(tunIndex int, prefixes []netip.Prefix) (*KernelRoutes, error) {
-	k := &KernelRoutes{tunIndex: tunIndex, table: RouteTable(tunIndex), uplinks: map[netip.Addr]*netlink.Rule{}}
-	if len(prefixes) == 0 {
-		return k, nil
-	}
-	if err := RemoveStaleRoutes(); err != nil {
+	k := &KernelRoutes{tunIndex: tunIndex, table: RouteTable(tunIndex),
+		routes: map[netip.Prefix]netlink.Route{}, uplinks: map[netip.Addr]*netlink.Rule{}}
+	if err := k.Set(prefixes); err != nil {
+		k.Close()
 		return nil, err
 	}
+	return k, nil
+}
+
+// Table returns the routing table holding the routes.
+func (k *KernelRoutes) Table() int { return k.table }
+
+// Set makes the TUN's routes exactly prefixes, adding and removing only
+// the difference, so traffic on routes that stay never misses a packet (a
+// reload). With no prefixes the rules go too; with the first ones they
+// come, stale ones of a killed daemon removed first.
+func (k *KernelRoutes) Set(prefixes []netip.Prefix) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(prefixes) == 0 {
+		return k.removeLocked()
+	}
+	want := map[netip.Prefix]bool{}
 	for _, p := range prefixes {
+		want[p.Masked()] = true
+	}
+	for p := range want {
+		if _, ok := k.routes[p]; ok {
+			continue
+		}
 		rt := netlink.Route{
-			LinkIndex: tunIndex, Dst: ipNet(p.Masked()), Table: k.table,
+			LinkIndex: k.tunIndex, Dst: ipNet(p), Table: k.table,
 			Scope: netlink.SCOPE_LINK, Protocol: unix.RTPROT_STATIC, Family: netlink.FAMILY_V4,
 		}
 		if err := netlink.RouteReplace(&rt); err != nil {
-			k.Close()
-			return nil, fmt.Errorf("install route %s into the TUN (table %#x): %w%s", p, k.table, err, netlinkHint(err))
+			return fmt.Errorf("install route %s into the TUN (table %#x): %w%s", p, k.table, err, netlinkHint(err))
 		}
-		k.routes = append(k.routes, rt)
+		k.routes[p] = rt
+	}
+	var errs []error
+	for p, rt := range k.routes {
+		if want[p] {
+			continue
+		}
+		if err := netlink.RouteDel(&rt); err != nil && !gone(err) {
+			errs = append(errs, fmt.Errorf("remove route %s from table %#x: %w", p, k.table, err))
+			continue
+		}
+		delete(k.routes, p)
+	}
+	if len(k.rules) == 0 {
+		if err := k.addRulesLocked(); err != nil {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// addRulesLocked adds the suppress and table rules (after removing a killed
+// daemon's), then the uplink rules SetUplinks asked for.
+func (k *KernelRoutes) addRulesLocked() error {
+	if err := RemoveStaleRoutes(); err != nil {
+		return err
 	}
 	suppress := netlink.NewRule()
 	suppress.Family, suppress.Priority, suppress.Table = netlink.FAMILY_V4, rulePrioSuppress, unix.RT_TABLE_MAIN
@@ -95,30 +143,42 @@ func InstallRoutes(tunIndex int, prefixes []netip.Prefix) (*KernelRoutes, error)
 		err := netlink.RuleAdd(r)
 		if errors.Is(err, unix.EEXIST) {
 			// Another polylink's suppress rule, identical to ours: shared;
-			// the last one to leave removes it (Close).
+			// the last one to leave removes it (removeOrphanSuppress).
 			continue
 		}
 		if err != nil {
-			k.Close()
-			return nil, fmt.Errorf("add routing rule %s: %w%s", r, err, netlinkHint(err))
+			return fmt.Errorf("add routing rule %s: %w%s", r, err, netlinkHint(err))
 		}
 		k.rules = append(k.rules, r)
 	}
-	return k, nil
+	return k.setUplinksLocked(k.upAddrs)
 }
 
-// Table returns the routing table holding the routes.
-func (k *KernelRoutes) Table() int { return k.table }
-
-// Close removes the routes and rules InstallRoutes added, and the shared
-// suppress rule once no polylink table rule remains. Close is idempotent;
-// routes the kernel already removed (the TUN went first) are no error.
+// Close removes the routes and rules, and the shared rules once no
+// polylink table rule remains. Close is idempotent; routes the kernel
+// already removed (the TUN went first) are no error.
 func (k *KernelRoutes) Close() error {
-	errs := []error{k.SetUplinks(nil)}
-	for _, rt := range k.routes {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.removeLocked()
+}
+
+func (k *KernelRoutes) removeLocked() error {
+	var errs []error
+	for p, rt := range k.routes {
 		if err := netlink.RouteDel(&rt); err != nil && !gone(err) {
-			errs = append(errs, fmt.Errorf("remove route %s from table %#x: %w", rt.Dst, k.table, err))
+			errs = append(errs, fmt.Errorf("remove route %s from table %#x: %w", p, k.table, err))
 		}
+		delete(k.routes, p)
+	}
+	if len(k.rules) == 0 {
+		return errors.Join(errs...)
+	}
+	for a, r := range k.uplinks {
+		if err := netlink.RuleDel(r); err != nil && !gone(err) {
+			errs = append(errs, fmt.Errorf("remove routing rule %s: %w", r, err))
+		}
+		delete(k.uplinks, a)
 	}
 	for _, r := range k.rules {
 		if r.Table == unix.RT_TABLE_MAIN {
@@ -128,10 +188,8 @@ func (k *KernelRoutes) Close() error {
 			errs = append(errs, fmt.Errorf("remove routing rule %s: %w", r, err))
 		}
 	}
-	if len(k.rules) > 0 {
-		errs = append(errs, removeOrphanSuppress())
-	}
-	k.routes, k.rules = nil, nil
+	k.rules = nil
+	errs = append(errs, removeOrphanSuppress())
 	return errors.Join(errs...)
 }
 
@@ -182,14 +240,19 @@ func removeOrphanSuppress() error {
 
 // SetUplinks makes the rules "from ADDR lookup main" match addrs, the
 // addresses of the NICs the underlay uses: it adds the missing ones and
-// removes those of addresses gone. Without routes installed it does
-// nothing. Safe for concurrent use.
+// removes those of addresses gone. While no route is installed it only
+// remembers addrs.
 func (k *KernelRoutes) SetUplinks(addrs []netip.Addr) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.upAddrs = addrs
 	if len(k.rules) == 0 {
 		return nil
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	return k.setUplinksLocked(addrs)
+}
+
+func (k *KernelRoutes) setUplinksLocked(addrs []netip.Addr) error {
 	want := map[netip.Addr]bool{}
 	for _, a := range addrs {
 		want[a] = true

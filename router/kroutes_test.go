@@ -204,3 +204,39 @@ func TestKernelRoutesStaleRulesRemoved(t *testing.T) {
 		t.Errorf("rules left after Close:\n%s", rules)
 	}
 }
+
+// TestKernelRoutesSet changes the routes of a running node (a reload): only
+// the difference changes; with none left the rules go, with new ones they
+// come back with the uplink rules.
+func TestKernelRoutesSet(t *testing.T) {
+	rn := newRoutesNet(t)
+	k := rn.install(t, "198.18.200.0/24")
+	do := func(f func() error) {
+		t.Helper()
+		if err := rn.node.Do(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uplink := netip.MustParseAddr("198.18.62.1")
+	do(func() error { return k.SetUplinks([]netip.Addr{uplink}) })
+	intoTUN := func(dst string) bool { return strings.Contains(rn.routeGet(t, dst), "dev "+testTUNName) }
+	p := func(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+	do(func() error { return k.Set([]netip.Prefix{p("198.18.200.0/24"), p("198.18.201.0/24")}) })
+	if !intoTUN("198.18.200.1") || !intoTUN("198.18.201.1") {
+		t.Errorf("after adding a route: 200 into the TUN %v, 201 %v; want both", intoTUN("198.18.200.1"), intoTUN("198.18.201.1"))
+	}
+	do(func() error { return k.Set([]netip.Prefix{p("198.18.201.0/24")}) })
+	if intoTUN("198.18.200.1") || !intoTUN("198.18.201.1") {
+		t.Errorf("after removing a route: 200 into the TUN %v, 201 %v; want only 201", intoTUN("198.18.200.1"), intoTUN("198.18.201.1"))
+	}
+	do(func() error { return k.Set(nil) })
+	if rules := rn.rules(t); strings.Contains(rules, "32759:") || strings.Contains(rules, "32760:") || strings.Contains(rules, "32761:") {
+		t.Errorf("rules left with no routes:\n%s", rules)
+	}
+	do(func() error { return k.Set([]netip.Prefix{p("0.0.0.0/0")}) })
+	if !intoTUN(farAddr) || !strings.Contains(rn.rules(t), "32759:\tfrom 198.18.62.1 lookup main") {
+		t.Errorf("routes back: %q, rules:\n%s", rn.routeGet(t, farAddr), rn.rules(t))
+	}
+	do(k.Close)
+}

@@ -45,7 +45,7 @@ type Router struct {
 	prefix  netip.Prefix
 	relay   bool
 	exit    bool
-	routes  []Route
+	routes  atomic.Pointer[[]Route] // longest prefix first; SetRoutes replaces it
 	bundles Bundles
 	log     *zap.Logger
 	stats   counters
@@ -71,8 +71,10 @@ func New(cfg Config, b Bundles) *Router {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Router{dev: cfg.Device, prefix: cfg.Prefix, relay: cfg.Relay, exit: cfg.Exit, routes: sortRoutes(cfg.Routes),
+	r := &Router{dev: cfg.Device, prefix: cfg.Prefix, relay: cfg.Relay, exit: cfg.Exit,
 		bundles: b, log: log, fatal: make(chan error, 1)}
+	r.SetRoutes(cfg.Routes)
+	return r
 }
 
 // Fatal yields the error that stopped the router for good (the TUN was

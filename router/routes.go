@@ -48,10 +48,20 @@ func (r *Router) nextHop(dst netip.Addr) (netip.Addr, bool) {
 	if r.bundles.HasHost(dst) {
 		return dst, true
 	}
-	for _, rt := range r.routes {
+	for _, rt := range r.staticRoutes() {
 		if rt.Prefix.Contains(dst) {
 			return rt.Via, true
 		}
 	}
 	return r.bundles.Gateway()
 }
+
+// SetRoutes replaces the static routes while the router runs (a reload):
+// each packet sees the old table or the new one, never a mix.
+func (r *Router) SetRoutes(rs []Route) {
+	sorted := sortRoutes(rs)
+	r.routes.Store(&sorted)
+}
+
+// staticRoutes returns the current static routes, longest prefix first.
+func (r *Router) staticRoutes() []Route { return *r.routes.Load() }

@@ -55,7 +55,7 @@ func (r *Router) Status() Status {
 		Exit:   r.exit,
 		Routes: []RouteStatus{},
 	}
-	for _, rt := range r.routes {
+	for _, rt := range r.staticRoutes() {
 		s.Routes = append(s.Routes, RouteStatus{Prefix: rt.Prefix.String(), Via: rt.Via.String()})
 	}
 	st := &r.stats

@@ -108,3 +108,25 @@ func renderRouting(b *strings.Builder, d *statusDoc) {
 			x.Table, fwd, d.Router.Counters.Exited, x.Masqueraded, x.Replies, x.Refused)
 	}
 }
+
+// setRoutes applies new --route values to a running daemon (a reload): the
+// kernel routes into the TUN (only the difference changes), the router's
+// table and, on an exit node, the prefixes it masquerades. cfg is the new
+// configuration, already validated as at start.
+func (k *kernelSide) setRoutes(rt *router.Router, cfg runConfig) error {
+	var prefixes []netip.Prefix
+	for _, r := range cfg.routes {
+		prefixes = append(prefixes, r.Prefix)
+	}
+	if err := k.routes.Set(prefixes); err != nil {
+		return err
+	}
+	rt.SetRoutes(cfg.routes)
+	if k.exit != nil {
+		if err := k.exit.SetSources(append([]netip.Prefix{cfg.vip.Masked()}, prefixes...)); err != nil {
+			return err
+		}
+	}
+	k.log.Info("routes changed", zap.Stringers("prefixes", prefixes))
+	return nil
+}
