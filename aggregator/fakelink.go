@@ -70,6 +70,30 @@ type FakeLink struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	dropped   atomic.Int64
+
+	stallMu sync.Mutex
+	stalled chan struct{} // guarded by stallMu: non-nil while stalled; closed to resume
+}
+
+// SetStalled makes the link behave like a socket whose send buffer is full
+// (true) or drains again (false): while stalled, TryWriteTo reports that it
+// would block and WriteTo blocks.
+func (l *FakeLink) SetStalled(stalled bool) {
+	l.stallMu.Lock()
+	defer l.stallMu.Unlock()
+	switch {
+	case stalled && l.stalled == nil:
+		l.stalled = make(chan struct{})
+	case !stalled && l.stalled != nil:
+		close(l.stalled)
+		l.stalled = nil
+	}
+}
+
+func (l *FakeLink) stall() chan struct{} {
+	l.stallMu.Lock()
+	defer l.stallMu.Unlock()
+	return l.stalled
 }
 
 // Dropped counts packets lost because this link's inbox was full.
@@ -96,8 +120,28 @@ func (l *FakeLink) ReadFrom(buf []byte) ([]byte, netip.Addr, error) {
 }
 
 // WriteTo implements Link. An unreachable destination is silently lost, as
-// on a real network.
+// on a real network. A stalled link blocks until it resumes or closes.
 func (l *FakeLink) WriteTo(pkt []byte, dst netip.Addr) error {
+	if s := l.stall(); s != nil {
+		select {
+		case <-s:
+		case <-l.closed:
+		}
+	}
+	return l.send(pkt, dst)
+}
+
+// TryWriteTo implements TryWriter, as linkmon's sockets do: it sends at
+// once unless the link is stalled.
+func (l *FakeLink) TryWriteTo(pkt []byte, dst netip.Addr) (sent bool, err error) {
+	if l.stall() != nil {
+		return false, nil
+	}
+	return true, l.send(pkt, dst)
+}
+
+// send copies pkt into the destination's inbox (full: lost, counted there).
+func (l *FakeLink) send(pkt []byte, dst netip.Addr) error {
 	select {
 	case <-l.closed:
 		return net.ErrClosed

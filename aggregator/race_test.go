@@ -1,0 +1,6 @@
+//go:build race
+
+package aggregator
+
+// raceEnabled: tests that count allocations skip under the race detector.
+const raceEnabled = true
