@@ -111,12 +111,17 @@ func probeFrom(t *testing.T, vip netip.Addr, index uint32, seq uint32) []byte {
 func dataFrom(t *testing.T, vip netip.Addr, index uint32, id uint16) []byte {
 	t.Helper()
 	h := wire.Header{Kind: wire.KindData, Forward: true, Host: vip, SrcIndex: index, DstIndex: 10, ID: id}
-	p := ipv4Packet(uint32(id))
-	b := make([]byte, wire.HeaderLen+len(p))
+	return bundle(t, h, ipv4Packet(uint32(id)))
+}
+
+// bundle is header h followed by body.
+func bundle(t *testing.T, h wire.Header, body []byte) []byte {
+	t.Helper()
+	b := make([]byte, wire.HeaderLen+len(body))
 	if err := h.Encode(b); err != nil {
 		t.Fatal(err)
 	}
-	copy(b[wire.HeaderLen:], p)
+	copy(b[wire.HeaderLen:], body)
 	return b
 }
 

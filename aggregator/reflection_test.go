@@ -33,20 +33,10 @@ func forgedMix(t *testing.T, i int, host netip.Addr) []byte {
 		h.Kind = wire.KindProbeReply
 	case 2:
 		h.Kind = wire.KindReplyProbe
-		b := make([]byte, wire.HeaderLen+2*wire.ProbeLen)
-		if err := h.Encode(b); err != nil {
-			t.Fatal(err)
-		}
-		return b
+		return bundle(t, h, make([]byte, 2*wire.ProbeLen))
 	default:
 		h.Kind, h.Forward = wire.KindData, true
-		p := ipv4Packet(uint32(i))
-		b := make([]byte, wire.HeaderLen+len(p))
-		if err := h.Encode(b); err != nil {
-			t.Fatal(err)
-		}
-		copy(b[wire.HeaderLen:], p)
-		return b
+		return bundle(t, h, ipv4Packet(uint32(i)))
 	}
 	return forged(t, h, wire.Probe{SendTime: 1, Seq: uint32(i + 1), Epoch: 77})
 }
