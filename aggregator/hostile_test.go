@@ -172,9 +172,9 @@ func TestForgedStateCannotOpenAPath(t *testing.T) {
 			}
 		}
 	}
-	if got := upConns(p.a, vipB); got != 2 {
-		t.Fatalf("real paths up: %d, want 2", got)
-	}
+	// A loaded machine may let a path lapse for a moment; what forged
+	// packets must not do is keep a real path down.
+	waitFor(t, "both real paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 }, p.a)
 	for len(spoofer.inbox) > 0 {
 		fp := <-spoofer.inbox
 		var h wire.Header
@@ -201,9 +201,9 @@ func TestForgedEpochsDoNotResetTheWindow(t *testing.T) {
 	if n := p.a.Status().Counters.PeerRestarts; n != 0 {
 		t.Fatalf("forged epochs reset B's window %d times", n)
 	}
-	if got := upConns(p.a, vipB); got != 2 {
-		t.Fatalf("real paths up: %d, want 2", got)
-	}
+	// A loaded machine may let a path lapse for a moment; what forged
+	// packets must not do is keep a real path down.
+	waitFor(t, "both real paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 }, p.a)
 }
 
 func TestStrangerAnsweringProbesGetsNoData(t *testing.T) {

@@ -106,9 +106,9 @@ func TestForgedNICOfAKnownHostGetsNoMoreThanItSent(t *testing.T) {
 	if got := drain(victim); got > n {
 		t.Fatalf("%d forged packets earned %d packets toward the forged source", n, got)
 	}
-	if got := upConns(p.a, vipB); got != 2 {
-		t.Fatalf("real paths up: %d, want 2", got)
-	}
+	// A loaded machine may let a path lapse for a moment; what forged
+	// packets must not do is keep a real path down.
+	waitFor(t, "both real paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 }, p.a)
 	if d := p.a.Status().Counters.PeerRestarts; d != 0 {
 		t.Fatalf("forged packets reset B's window %d times", d)
 	}
