@@ -13,20 +13,21 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/polylink/polylink/aggregator"
+	"github.com/polylink/polylink/router"
 )
 
 // Reload on SIGHUP (systemctl reload): the config file is read again, with
 // the same command line on top, and what may change on a running daemon is
-// applied in place: peers, excluded NICs and the probe interval. The TUN,
+// applied in place: peers, excluded NICs, the probe interval and routes. The TUN,
 // the sockets of the NICs that stay and every connection already up are
 // left alone, so a running stream does not lose a packet. A change to
-// anything else (vip, tun, mtu, router, routes, control, metrics, …) is
+// anything else (vip, tun, mtu, router, exit, control, metrics, …) is
 // refused as a whole with one log line naming it, and so is a file that
 // does not parse or check: the daemon keeps running on the configuration
 // it has.
 
 // liveSettings are the runConfig fields a reload may change.
-var liveSettings = map[string]bool{"peers": true, "exclude": true, "probe": true,
+var liveSettings = map[string]bool{"peers": true, "exclude": true, "probe": true, "routes": true,
 	"args": true, "config": true} // args and config: where the settings came from
 
 // fieldFlags names runConfig fields whose flag is spelled differently.
@@ -45,6 +46,8 @@ func reloadSignals() chan os.Signal {
 type reloadTarget struct {
 	eng   *aggregator.Engine
 	links *linkFeed
+	rt    *router.Router
+	kern  *kernelSide
 }
 
 // reloadLoop applies a reload per SIGHUP on hup until ctx ends.
@@ -81,6 +84,17 @@ func reload(cur runConfig, to reloadTarget, log *zap.Logger) runConfig {
 		return cur
 	}
 	var applied []string
+	if !slices.Equal(cur.routes, next.routes) {
+		// First, so a refusal leaves nothing else changed.
+		if err := to.kern.setRoutes(to.rt, next); err != nil {
+			if rerr := to.kern.setRoutes(to.rt, cur); rerr != nil {
+				log.Error("reload: restoring the routes failed too", zap.Error(rerr))
+			}
+			log.Error("reload refused, running configuration kept", zap.String("why", err.Error()))
+			return cur
+		}
+		applied = append(applied, "route")
+	}
 	if !slices.Equal(cur.exclude, next.exclude) {
 		if err := to.links.mon.SetExclude(next.exclude); err != nil {
 			// Checked by parseRunFlags already; nothing was changed.

@@ -255,7 +255,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		teardown = append(teardown, m.Close)
 	}
 
-	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links}, log.Named("reload"))
+	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links, rt: rt, kern: kern}, log.Named("reload"))
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
 		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
 	select {
