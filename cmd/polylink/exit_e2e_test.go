@@ -32,6 +32,7 @@ const (
 	exitRouterOut = "198.18.74.1"
 	exitRouterVIP = "198.19.0.1"
 	exitRobotVIP  = "198.19.0.2"
+	exitMetrics   = "127.0.0.1:9469" // the router node's exporter, inside its namespace
 )
 
 func newExitNet(t *testing.T) *exitNet {
@@ -69,7 +70,8 @@ func newExitNet(t *testing.T) *exitNet {
 		t.Fatalf("the robot reaches %s without polylink: the test network is wrong\n%s", exitInet, out)
 	}
 
-	en.nRouter = startNode(t, en.router, "--vip", exitRouterVIP+"/24", "--router", "--exit", "--probe", "50ms")
+	en.nRouter = startNode(t, en.router, "--vip", exitRouterVIP+"/24", "--router", "--exit", "--probe", "50ms",
+		"--metrics", exitMetrics)
 	en.nRobot = startNode(t, en.robot, "--vip", exitRobotVIP+"/24", "--peer", "198.18.72.1", "--peer", "198.18.73.1",
 		"--route", "0.0.0.0/0="+exitRouterVIP, "--probe", "50ms")
 	waitFor(t, "both paths up between robot and router, at both ends, with 0.0.0.0/0 routed into the TUN", 10*time.Second,
@@ -199,6 +201,19 @@ func TestExitStreamToInternetSurvivesLinkCut(t *testing.T) {
 	if st.Router.Counters.Exited < r.Sent || st.Exit.Masqueraded == 0 || st.Exit.Replies < 3 {
 		t.Errorf("router exited %d packets (want ≥ %d), masqueraded %d flows (want > 0), let in %d replies (want ≥ 3)",
 			st.Router.Counters.Exited, r.Sent, st.Exit.Masqueraded, st.Exit.Replies)
+	}
+
+	mfs := scrape(t, en.router, exitMetrics)
+	for name, min := range map[string]float64{
+		"polylink_router_exited_total":                float64(r.Sent),
+		"polylink_exit_masqueraded_flows_total":       1,
+		"polylink_exit_reply_packets_total":           3,
+		"polylink_exit_refused_inbound_packets_total": 0,
+	} {
+		mf := mfs[name]
+		if mf == nil || len(mf.Metric) != 1 || mf.Metric[0].GetCounter().GetValue() < min {
+			t.Errorf("metric %s: %v, want one counter ≥ %v", name, mf, min)
+		}
 	}
 
 	// Attack: inet routes the virtual network to the router and pings the

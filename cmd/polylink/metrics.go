@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/polylink/polylink/router"
 )
 
 // The Prometheus exporter (`--metrics ADDR:PORT`, /metrics).
@@ -94,7 +96,7 @@ func newMetricsCollector(snapshot func() statusDoc) *metricsCollector {
 	for _, c := range []struct {
 		prefix string
 		v      any
-	}{{"", doc.Counters}, {"router_", doc.Router.Counters}} {
+	}{{"", doc.Counters}, {"router_", doc.Router.Counters}, {"exit_", router.ExitStatus{}}} {
 		for _, key := range counterKeys(c.v) {
 			name := c.prefix + strings.TrimSuffix(key, "_total") + "_total"
 			m.counters[c.prefix+key] = d(name, "Counter "+key+" of polylink status --json ("+strings.TrimSuffix(c.prefix, "_")+" counters).")
@@ -140,10 +142,17 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	for reason, n := range doc.Malformed {
 		counter(m.malformed, uint64(n), reason)
 	}
-	for _, c := range []struct {
+	sets := []struct {
 		prefix string
 		v      any
-	}{{"", doc.Counters}, {"router_", doc.Router.Counters}} {
+	}{{"", doc.Counters}, {"router_", doc.Router.Counters}}
+	if doc.Exit != nil {
+		sets = append(sets, struct {
+			prefix string
+			v      any
+		}{"exit_", *doc.Exit})
+	}
+	for _, c := range sets {
 		rv := reflect.ValueOf(c.v)
 		for _, key := range counterKeys(c.v) {
 			if f := fieldByJSONKey(rv, key); f.IsValid() {

@@ -248,7 +248,11 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	}
 	teardown = append(teardown, func() { ctl.Close() })
 	if cfg.metrics != "" {
-		m, err := serveMetrics(cfg.metrics, func() statusDoc { return buildStatus(tun, rt, eng, links) }, log.Named("metrics"))
+		m, err := serveMetrics(cfg.metrics, func() statusDoc {
+			d := buildStatus(tun, rt, eng, links)
+			d.Exit = kern.exitStatus()
+			return d
+		}, log.Named("metrics"))
 		if err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
