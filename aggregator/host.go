@@ -21,6 +21,7 @@ type host struct {
 	txData   atomic.Uint64 // data packets sent (IDs used)
 	rxData   atomic.Uint64 // data packets delivered
 	lateDups atomic.Uint64
+	dups     atomic.Uint64 // copies dropped as duplicates
 	// established: the host answered one of our probes, so it receives
 	// what we send to its address; hosts that never did go first when
 	// the table is full.

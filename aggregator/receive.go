@@ -169,6 +169,7 @@ func (e *Engine) firstCopy(c *conn, h *wire.Header, now int64) bool {
 	switch e.dedup.Check(h.Host, h.ID, now) {
 	case dedup.Duplicate:
 		e.stats.duplicatesDropped.Add(1)
+		c.host.dups.Add(1)
 		return false
 	case dedup.AcceptedLate:
 		e.stats.lateDuplicates.Add(1)

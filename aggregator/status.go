@@ -46,7 +46,9 @@ type HostStatus struct {
 	TxPackets      uint64  `json:"tx_packets"`
 	Delivered      uint64  `json:"delivered"`
 	LateDuplicates uint64  `json:"late_duplicates"`
-	SkewMs         float64 `json:"skew_ms"`
+	// DuplicatesDropped are this host's copies dropped as duplicates.
+	DuplicatesDropped uint64  `json:"duplicates_dropped"`
+	SkewMs            float64 `json:"skew_ms"`
 	// MaxSkewMs is how far behind the fastest path a copy may arrive and
 	// still be recognised as a duplicate at the current rate: 500 ms up to
 	// 8,192 packet/s, then 4,096 packets' worth (see dedup.Window.Check).
@@ -172,7 +174,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 		VIP: h.vip.String(), Gateway: h.gateway, Established: h.established.Load(), Epoch: h.epoch.Load(), LastRxMs: sinceMs(now, h.lastRx.Load()),
 		TxRatePps: h.rate.tx, RxRatePps: h.rate.rx, IDLimitPps: idLimit,
 		IDLimitShare: max(h.rate.tx, h.rate.rx) / idLimit, TxPackets: h.txData.Load(),
-		Delivered: h.rxData.Load(), LateDuplicates: h.lateDups.Load(),
+		Delivered: h.rxData.Load(), LateDuplicates: h.lateDups.Load(), DuplicatesDropped: h.dups.Load(),
 		Remotes: []RemoteStatus{}, Connections: []ConnStatus{},
 	}
 	for _, r := range h.remotes {

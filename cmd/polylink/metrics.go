@@ -37,14 +37,14 @@ const metricsNamespace = "polylink"
 type metricsCollector struct {
 	snapshot func() statusDoc
 
-	info                                                        *prometheus.Desc
-	pathState, pathCarrying, pathRTT, pathLoss, pathJitter      *prometheus.Desc
-	pathFirstShare, pathFirstWins, pathPackets, pathBytes       *prometheus.Desc
-	pathProbesSent, pathProbesLost, pathQueueDrops, pathSendErr *prometheus.Desc
-	pathLastRx                                                  *prometheus.Desc
-	hostEstablished, hostDelivered, hostTx, hostLateDups        *prometheus.Desc
-	hostRate, hostIDShare, hostSkew, hostMaxSkew, hostLastRx    *prometheus.Desc
-	hostPathsUp, hosts, localNICs, uptime, malformed            *prometheus.Desc
+	info                                                           *prometheus.Desc
+	pathState, pathCarrying, pathRTT, pathLoss, pathJitter         *prometheus.Desc
+	pathFirstShare, pathFirstWins, pathPackets, pathBytes          *prometheus.Desc
+	pathProbesSent, pathProbesLost, pathQueueDrops, pathSendErr    *prometheus.Desc
+	pathLastRx                                                     *prometheus.Desc
+	hostEstablished, hostDelivered, hostTx, hostLateDups, hostDups *prometheus.Desc
+	hostRate, hostIDShare, hostSkew, hostMaxSkew, hostLastRx       *prometheus.Desc
+	hostPathsUp, hosts, localNICs, uptime, malformed               *prometheus.Desc
 	// counters are the engine's and the router's counters, one metric per
 	// JSON key of their status structs (found by reflection, so a counter
 	// added to the status is exported with no change here).
@@ -78,6 +78,7 @@ func newMetricsCollector(snapshot func() statusDoc) *metricsCollector {
 		hostEstablished: d("host_established", "1 if the host has a path working in both directions.", "host"),
 		hostDelivered:   d("host_delivered_total", "Packets from the host delivered (first copies).", "host"),
 		hostTx:          d("host_tx_packets_total", "Packets sent to the host (each once, whatever the copies).", "host"),
+		hostDups:        d("host_duplicates_dropped_total", "Copies from the host dropped as duplicates (a second path delivered the packet first).", "host"),
 		hostLateDups:    d("host_late_duplicates_total", "Copies from the host that arrived after the dedup window: delivered twice.", "host"),
 		hostRate:        d("host_rate_packets_per_second", "Data packet rate to (tx) and from (rx) the host.", "host", "direction"),
 		hostIDShare:     d("host_id_window_ratio", "Use of the 13-bit packet-ID window: rate over the 16,384 packet/s limit.", "host"),
@@ -166,6 +167,7 @@ func (m *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(m.hostDelivered, h.Delivered, host)
 		counter(m.hostTx, h.TxPackets, host)
 		counter(m.hostLateDups, h.LateDuplicates, host)
+		counter(m.hostDups, h.DuplicatesDropped, host)
 		gauge(m.hostRate, h.TxRatePps, host, "tx")
 		gauge(m.hostRate, h.RxRatePps, host, "rx")
 		gauge(m.hostIDShare, h.IDLimitShare, host)

@@ -222,6 +222,7 @@ metrics = "`+addr+`"
 		{"polylink_path_bytes_total", map[string]string{"host": "198.19.98.2", "direction": "rx"}, 2 * pkts * 200},
 		{"polylink_path_first_arrivals_total", host, pkts},
 		{"polylink_duplicates_dropped_total", nil, pkts * 0.9},
+		{"polylink_host_duplicates_dropped_total", host, pkts * 0.9},
 	} {
 		v0, _ := sumOf(before, c.name, c.labels)
 		v1, n := sumOf(after, c.name, c.labels)
