@@ -24,6 +24,9 @@ func newLogger(format string, verbose bool) (*zap.Logger, error) {
 		cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder // a date too: logs outlive the day
 		cfg.DisableStacktrace = true
 		cfg.Development = false
+		if stderrIsJournal() {
+			journalConsole(&cfg)
+		}
 	case "json":
 		cfg = zap.NewProductionConfig()
 		cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
