@@ -174,12 +174,9 @@ func (k *KernelRoutes) removeLocked() error {
 	if len(k.rules) == 0 {
 		return errors.Join(errs...)
 	}
-	for a, r := range k.uplinks {
-		if err := netlink.RuleDel(r); err != nil && !gone(err) {
-			errs = append(errs, fmt.Errorf("remove routing rule %s: %w", r, err))
-		}
-		delete(k.uplinks, a)
-	}
+	// The uplink rules are shared like the suppress rule: another daemon in
+	// this namespace with routes of its own needs them for the same NICs.
+	clear(k.uplinks)
 	for _, r := range k.rules {
 		if r.Table == unix.RT_TABLE_MAIN {
 			continue // shared: removeOrphanSuppress decides

@@ -240,3 +240,42 @@ func TestKernelRoutesSet(t *testing.T) {
 	}
 	do(k.Close)
 }
+
+// TestKernelRoutesTwoDaemonsShareRules: two TUNs with routes in one
+// namespace share the suppress and uplink rules; the first to stop leaves
+// them to the other, the last removes them.
+func TestKernelRoutesTwoDaemonsShareRules(t *testing.T) {
+	rn := newRoutesNet(t)
+	other := openTUNIn(t, rn.node, TUNConfig{Name: "pl-tun2", Prefix: netip.MustParsePrefix("198.19.71.1/24"), MTU: testMTU})
+	uplink := []netip.Addr{netip.MustParseAddr("198.18.62.1")}
+	a := rn.install(t, "198.18.200.0/24")
+	var b *KernelRoutes
+	if err := rn.node.Do(func() (err error) {
+		if err := a.SetUplinks(uplink); err != nil {
+			return err
+		}
+		if b, err = InstallRoutes(other.Index(), []netip.Prefix{netip.MustParsePrefix("198.18.201.0/24")}); err != nil {
+			return err
+		}
+		return b.SetUplinks(uplink)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rn.node.Do(a.Close); err != nil {
+		t.Fatal(err)
+	}
+	rules := rn.rules(t)
+	if !strings.Contains(rules, "32759:\tfrom 198.18.62.1 lookup main") || !strings.Contains(rules, "suppress_prefixlength 0") ||
+		!strings.Contains(rules, fmt.Sprint(RouteTable(other.Index()))) {
+		t.Errorf("the second daemon lost its rules when the first stopped:\n%s", rules)
+	}
+	if got := rn.routeGet(t, "198.18.201.1"); !strings.Contains(got, "dev pl-tun2") {
+		t.Errorf("the second daemon's route: %q", got)
+	}
+	if err := rn.node.Do(b.Close); err != nil {
+		t.Fatal(err)
+	}
+	if rules := rn.rules(t); strings.Contains(rules, "32759:") || strings.Contains(rules, "32760:") || strings.Contains(rules, "32761:") {
+		t.Errorf("rules left after both stopped:\n%s", rules)
+	}
+}
