@@ -65,3 +65,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeProbe feeds DecodeProbe arbitrary probe bodies: it never panics,
+// accepts exactly ProbeLen bytes, and what it accepts re-encodes to the same
+// bytes.
+func FuzzDecodeProbe(f *testing.F) {
+	f.Add(make([]byte, ProbeLen))
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0xde, 0xad, 0xbe, 0xef})
+	f.Add(make([]byte, ProbeLen+1))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p := Probe{SendTime: 7, Seq: 7, Epoch: 7}
+		err := DecodeProbe(body, &p)
+		if len(body) != ProbeLen {
+			if err != ErrLength || p != (Probe{SendTime: 7, Seq: 7, Epoch: 7}) {
+				t.Fatalf("DecodeProbe(%d bytes) = %v, probe %+v; want ErrLength, probe untouched", len(body), err, p)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("DecodeProbe(%d bytes): %v", len(body), err)
+		}
+		out := make([]byte, ProbeLen)
+		if err := p.Encode(out); err != nil || !bytes.Equal(out, body) {
+			t.Fatalf("probe re-encoded % X (%v), decoded from % X", out, err, body)
+		}
+	})
+}

@@ -9,9 +9,18 @@ import (
 	"github.com/polylink/polylink/testbed"
 )
 
-// RequireRoot skips the test with a clear message unless it runs as root.
+// NoKernelEnv names the environment variable that, set to any non-empty
+// value, skips every test that needs root, as if it ran without: CI sets it
+// to run the race detector over the tests that need no kernel state.
+const NoKernelEnv = "POLYLINK_NO_KERNEL_TESTS"
+
+// RequireRoot skips the test with a clear message unless it runs as root
+// and NoKernelEnv is unset.
 func RequireRoot(t testing.TB) {
 	t.Helper()
+	if os.Getenv(NoKernelEnv) != "" {
+		t.Skip("needs root: kernel tests switched off (" + NoKernelEnv + " is set)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces, veths and raw sockets (CI runs as root)")
 	}
