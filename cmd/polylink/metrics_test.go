@@ -265,3 +265,39 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMetricsScrape: one scrape of a router node's exporter with 100
+// hosts of 2 × 2 paths each, rendered in the text format (the snapshot
+// itself is the engine's Status, measured elsewhere).
+func BenchmarkMetricsScrape(b *testing.B) {
+	var doc statusDoc
+	for h := range 100 {
+		hs := aggregator.HostStatus{VIP: fmt.Sprintf("198.19.%d.%d", h/250, h%250+2)}
+		for l := range 2 {
+			for r := range 2 {
+				hs.Connections = append(hs.Connections, aggregator.ConnStatus{Local: fmt.Sprintf("eth%d", l),
+					RemoteAddr: fmt.Sprintf("198.18.%d.%d", r, h+2), RemoteIndex: uint32(r), State: 2, TxPackets: 1e6})
+			}
+		}
+		doc.Hosts = append(doc.Hosts, hs)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newMetricsCollector(func() statusDoc { return doc }))
+	var series int
+	for b.Loop() {
+		mfs, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf strings.Builder
+		enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+		series = 0
+		for _, mf := range mfs {
+			series += len(mf.Metric)
+			if err := enc.Encode(mf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(series), "series")
+}
