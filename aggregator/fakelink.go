@@ -73,6 +73,10 @@ type FakeLink struct {
 
 	stallMu sync.Mutex
 	stalled chan struct{} // guarded by stallMu: non-nil while stalled; closed to resume
+
+	// lose, if set (by tests in this package, before the link is used),
+	// loses every packet it reports true for, as a lossy path would.
+	lose func(pkt []byte) bool
 }
 
 // SetStalled makes the link behave like a socket whose send buffer is full
@@ -148,7 +152,7 @@ func (l *FakeLink) send(pkt []byte, dst netip.Addr) error {
 	default:
 	}
 	to := l.net.route(l, dst)
-	if to == nil {
+	if to == nil || l.lose != nil && l.lose(pkt) {
 		return nil
 	}
 	select {

@@ -1,9 +1,13 @@
 package aggregator
 
 import (
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/polylink/polylink/wire"
 )
 
 // TestFlappingPathsDropNothingAsUnproven streams both ways while every path
@@ -73,5 +77,90 @@ func TestFlappingPathsDropNothingAsUnproven(t *testing.T) {
 	}
 	if a.Delivered == 0 || b.Delivered == 0 {
 		t.Fatalf("nothing streamed: delivered A %d, B %d", a.Delivered, b.Delivered)
+	}
+}
+
+// TestLostChallengeLetsNoDataThrough loses the one packet that carries the
+// receiver's challenge when a forgotten path comes back. The sender must
+// not prove the path (and put data on it) before the receiver can: the
+// receiver answers nothing but reply-probes on that path until one of them
+// is answered.
+func TestLostChallengeLetsNoDataThrough(t *testing.T) {
+	probe := 10 * time.Millisecond
+	net := NewFakeNetwork()
+	aAddrs := []netip.Addr{addr("198.18.0.2"), addr("198.18.1.2")}
+	bAddrs := []netip.Addr{addr("198.18.0.3"), addr("198.18.1.3")}
+	sb := newSink()
+	// B is a router with no peers: only A's probes bring the path back.
+	a, err := New(Config{VIP: vipA, Peers: bAddrs, ProbeInterval: probe, HostTimeout: 6 * probe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := New(Config{VIP: vipB, Router: true, ProbeInterval: probe, HostTimeout: 6 * probe, Deliver: sb.deliver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	var bLinks []*FakeLink
+	var lost atomic.Int32
+	armed := atomic.Bool{}
+	for i, seg := range []string{"s0", "s1"} {
+		a.AddLink(net.NewLink(10+i, "eth"+seg[1:], aAddrs[i], seg))
+		l := net.NewLink(20+i, "eth"+seg[1:], bAddrs[i], seg)
+		if i == 0 {
+			l.lose = func(pkt []byte) bool { // B's first challenge once armed
+				var h wire.Header
+				if _, err := wire.Decode(pkt, &h); err != nil || h.Kind == wire.KindData || h.Kind == wire.KindProbeReply {
+					return false
+				}
+				if armed.CompareAndSwap(true, false) {
+					lost.Add(1)
+					return true
+				}
+				return false
+			}
+		}
+		bLinks = append(bLinks, l)
+		b.AddLink(l)
+	}
+	bothUp := func() bool { return upConns(a, vipB) == 2 && upConns(b, vipA) == 2 }
+	waitFor(t, "paths up", 3*time.Second, bothUp)
+	nics := func(e *Engine) int {
+		for _, h := range e.Status().Hosts {
+			return len(h.Remotes)
+		}
+		return 0
+	}
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // A streams to B, bounded in time
+		defer close(done)
+		deadline := time.Now().Add(30 * time.Second)
+		for i := uint32(0); time.Now().Before(deadline); i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			a.Send(vipB, ipv4Packet(i))
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	net.SetDown("s0", true)
+	waitFor(t, "both ends forgot the cut path's NICs", 3*time.Second, func() bool { return nics(a) == 1 && nics(b) == 1 }, a, b)
+	armed.Store(true)
+	net.SetDown("s0", false)
+	waitFor(t, "the path proven again both ways", 3*time.Second, bothUp, a, b)
+	close(stop)
+	<-done
+	if lost.Load() != 1 {
+		t.Fatalf("%d challenges lost, want 1: the test lost nothing", lost.Load())
+	}
+	ca, cb := a.Status().Counters, b.Status().Counters
+	t.Logf("A sent %d copies (%d blind); B dropped %d as unproven", ca.TxCopies, ca.TxCopiesBlind, cb.UnprovenDropped)
+	if cb.UnprovenDropped > ca.TxCopiesBlind {
+		t.Fatalf("B dropped %d copies as unproven, A sent only %d blind", cb.UnprovenDropped, ca.TxCopiesBlind)
 	}
 }
