@@ -59,7 +59,7 @@ func (l *nullLink) Close() error {
 }
 
 // lastPacket decodes the last packet sent.
-func (l *nullLink) lastPacket(t *testing.T) (wire.Header, []byte, netip.Addr) {
+func (l *nullLink) lastPacket(t testing.TB) (wire.Header, []byte, netip.Addr) {
 	t.Helper()
 	l.mu.Lock()
 	pkt := append([]byte(nil), l.last[:l.lastN]...)
@@ -84,7 +84,7 @@ type driven struct {
 
 const drivenEpoch = 0xB0B // the remote hosts' epoch in driven tests
 
-func newDriven(t *testing.T, cfg Config) *driven {
+func newDriven(t testing.TB, cfg Config) *driven {
 	t.Helper()
 	cfg.VIP = vipA
 	cfg.ProbeInterval = time.Hour
@@ -102,20 +102,20 @@ func newDriven(t *testing.T, cfg Config) *driven {
 func (d *driven) in(src netip.Addr, pkt []byte) { d.e.handle(d.ll, src, pkt) }
 
 // probeFrom is a probe from host vip's NIC (index, at src).
-func probeFrom(t *testing.T, vip netip.Addr, index uint32, seq uint32) []byte {
+func probeFrom(t testing.TB, vip netip.Addr, index uint32, seq uint32) []byte {
 	return forged(t, wire.Header{Kind: wire.KindProbe, Host: vip, SrcIndex: index, DstIndex: 10},
 		wire.Probe{SendTime: 5, Seq: seq, Epoch: drivenEpoch})
 }
 
 // dataFrom is a data packet from host vip's NIC index with the given ID.
-func dataFrom(t *testing.T, vip netip.Addr, index uint32, id uint16) []byte {
+func dataFrom(t testing.TB, vip netip.Addr, index uint32, id uint16) []byte {
 	t.Helper()
 	h := wire.Header{Kind: wire.KindData, Forward: true, Host: vip, SrcIndex: index, DstIndex: 10, ID: id}
 	return bundle(t, h, ipv4Packet(uint32(id)))
 }
 
 // bundle is header h followed by body.
-func bundle(t *testing.T, h wire.Header, body []byte) []byte {
+func bundle(t testing.TB, h wire.Header, body []byte) []byte {
 	t.Helper()
 	b := make([]byte, wire.HeaderLen+len(body))
 	if err := h.Encode(b); err != nil {
@@ -127,7 +127,7 @@ func bundle(t *testing.T, h wire.Header, body []byte) []byte {
 
 // prove makes host vip's NIC (index, src) proven: it probes, the engine
 // answers with a reply-probe, and the NIC answers the engine's probe.
-func (d *driven) prove(t *testing.T, vip netip.Addr, index uint32, src netip.Addr) *conn {
+func (d *driven) prove(t testing.TB, vip netip.Addr, index uint32, src netip.Addr) *conn {
 	t.Helper()
 	d.in(src, probeFrom(t, vip, index, 1))
 	h, body, dst := d.link.lastPacket(t)

@@ -9,7 +9,7 @@ import (
 )
 
 // forged builds a bundle packet as a stranger would: any host, index, state.
-func forged(t *testing.T, h wire.Header, p wire.Probe) []byte {
+func forged(t testing.TB, h wire.Header, p wire.Probe) []byte {
 	t.Helper()
 	b := make([]byte, wire.HeaderLen+wire.ProbeLen)
 	if err := h.Encode(b); err != nil {
