@@ -42,6 +42,8 @@ type Config struct {
 	AcceptHost func(vip netip.Addr) bool
 	// Logger receives operator events; nil means no logging.
 	Logger *zap.Logger
+	// Policy says which packets are copied where (policy.go).
+	Policy Policy
 }
 
 func (c *Config) setDefaults() error {
@@ -75,5 +77,6 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	c.Policy.setDefaults()
 	return nil
 }

@@ -54,6 +54,9 @@ type remoteNIC struct {
 	addr   netip.Addr
 	lastRx atomic.Int64
 	proven atomic.Bool // a connection to it got a reply to our probe
+	// meteredUntil: the host said this NIC is metered, valid until then
+	// (engine clock); see onNICInfo.
+	meteredUntil atomic.Int64
 }
 
 // conn is one path: a local link × a remote NIC. Its state and counters are
@@ -77,6 +80,7 @@ type conn struct {
 	queueDrops, sendErrs atomic.Uint64
 
 	probes probeStats
+	pol    connPolicy
 }
 
 // state is the connection's state at now, for a dead interval of dead ns.

@@ -32,6 +32,7 @@ type counters struct {
 	unmatchedReplies  atomic.Uint64 // probe replies that answer no probe of ours (late, duplicated or forged)
 	answersHeld       atomic.Uint64 // probes left unanswered while our challenge on that path is in flight
 	logDropped        atomic.Uint64 // operator events lost because the log writer fell behind
+	pol               policyCounters
 }
 
 func (c *counters) malformedTotal() uint64 {

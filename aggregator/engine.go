@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/polylink/polylink/classify"
 	"github.com/polylink/polylink/dedup"
 )
 
@@ -43,7 +44,11 @@ type Engine struct {
 	discoverRounds atomic.Uint32
 	discoveredAt   atomic.Int64
 
-	retick    chan time.Duration // a new probe interval for timerLoop (reconfigure.go)
+	retick chan time.Duration // a new probe interval for timerLoop (reconfigure.go)
+
+	flows  *classify.FlowTable // the flows Send has seen, for status
+	second chan delayed        // second copies waiting for their time
+
 	wg        sync.WaitGroup
 	done      chan struct{}
 	closeOnce sync.Once
@@ -61,6 +66,7 @@ type localLink struct {
 	queue   chan txItem
 	done    chan struct{}
 	removed atomic.Bool
+	metered atomic.Bool // the NIC's name matches Policy.Metered
 }
 
 // retire stops the link's writer; packets still queued are dropped.
@@ -92,6 +98,9 @@ func New(cfg Config) (*Engine, error) {
 		done:  make(chan struct{}),
 		logOn: logEnabled(cfg.Logger),
 		logq:  make(chan event, logQueueLen),
+		flows: classify.NewFlowTable(cfg.Policy.FlowTableSize),
+		// second copies wait in order of due time
+		second: make(chan delayed, secondCopyQueue),
 	}
 	e.retick = make(chan time.Duration, 1)
 	for _, p := range cfg.Peers {
@@ -100,8 +109,9 @@ func New(cfg Config) (*Engine, error) {
 	if e.logOn {
 		go e.logLoop()
 	}
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.timerLoop()
+	go e.secondCopyLoop()
 	return e, nil
 }
 
@@ -151,6 +161,7 @@ func (e *Engine) AddLink(l Link) {
 		e.wg.Add(1)
 		go e.writeLoop(ll)
 	}
+	ll.metered.Store(e.cfg.Policy.meteredName(l.Name()))
 	e.wg.Add(1)
 	go e.readLoop(ll, l)
 	e.mu.Unlock()

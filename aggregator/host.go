@@ -29,6 +29,7 @@ type host struct {
 
 	// Rates, computed by the timer under Engine.mu's write lock.
 	rate rateMeter
+	pol  hostPolicy
 }
 
 // connFor returns the connection over link ll to remote NIC r, or nil.
@@ -52,6 +53,9 @@ func (h *host) dropConns(drop func(*conn) bool) {
 	}
 	clear(h.conns[len(kept):])
 	h.conns = kept
+	// the policy's chosen paths may have gone: choose again
+	h.pol.bulk.Store(nil)
+	h.pol.best.Store(nil)
 }
 
 // forgetRemote drops remote NIC r and the connections to it. Called with

@@ -77,6 +77,7 @@ func (p *probeStats) reply(seq uint32, sentAt, now int64) (matched bool) {
 // probeView is a consistent copy of a connection's probe statistics.
 type probeView struct {
 	srtt, jitter int64
+	last         int64   // the latest RTT sample
 	loss         float64 // over matured probes in the ring
 	sent, lost   uint64
 }
@@ -96,7 +97,7 @@ func (p *probeStats) view(now, maturity int64) probeView {
 			unanswered++
 		}
 	}
-	v := probeView{srtt: p.srtt, jitter: p.jitter, sent: p.sent, lost: p.lost}
+	v := probeView{srtt: p.srtt, jitter: p.jitter, last: p.lastRTT, sent: p.sent, lost: p.lost}
 	if matured > 0 {
 		v.loss = float64(unanswered) / float64(matured)
 	}

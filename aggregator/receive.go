@@ -135,6 +135,11 @@ func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 		}
 		return
 	}
+	if h.Kind == wire.KindNICInfo {
+		e.onNICInfo(c, body, now)
+		e.mu.RUnlock()
+		return
+	}
 	proves := h.Kind != wire.KindProbe && e.matchReply(c, &reply, now)
 	if h.Kind == wire.KindProbeReply {
 		if !proves {

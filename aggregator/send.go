@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 
+	"github.com/polylink/polylink/classify"
 	"github.com/polylink/polylink/wire"
 )
 
@@ -28,10 +29,12 @@ type txItem struct {
 	conn *conn // nil for discovery probes
 }
 
-// Send sends one IPv4 packet to host vip: one ID for the packet, one copy
-// on every connection in state 2 (while none is, on every connection to a
-// NIC that ever answered our probes, or to any NIC before the first did).
-// It never blocks: a full link queue drops that copy and counts it.
+// Send sends one IPv4 packet to host vip with the next ID of its bundle.
+// A real-time packet (or any, with Policy.CopyAll) goes as one copy on
+// every connection in state 2 (while none is, on every connection to a NIC
+// that ever answered our probes, or to any NIC before the first did); a
+// bulk packet on the host's one bulk path (policy_send.go). It never
+// blocks: a full link queue drops that copy and counts it.
 func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 	if len(pkt) > MaxPacket {
 		e.stats.oversize.Add(1)
@@ -48,24 +51,17 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 	h.txData.Add(1)
 	e.stats.txPackets.Add(1)
 	now := e.now()
-	anyUp := h.anyUp(now, e.dead)
-	established := h.established.Load()
-	for _, c := range h.conns {
-		st := c.state(now, e.dead)
-		if anyUp && st != stateBoth {
-			continue
-		}
-		if !anyUp && established && !c.remote.proven.Load() {
-			continue // with every path down, still only to NICs that ever answered us
-		}
-		e.enqueue(c.link, c, c.remote.addr, wire.Header{
-			State: uint8(st), Forward: true, ID: id, Kind: wire.KindData,
-			SrcIndex: uint32(c.link.index), DstIndex: c.remote.index,
-		}, pkt)
-		e.stats.txCopies.Add(1)
-		if !anyUp {
-			e.stats.txCopiesBlind.Add(1)
-		}
+	cl, p, parsed := e.cfg.Policy.Classifier.Classify(pkt)
+	e.stats.pol.tx[cl].Add(1)
+	var pathBuf [classify.MaxFlowPaths]int32
+	paths := pathBuf[:0]
+	if cl == classify.Bulk && !e.cfg.Policy.CopyAll {
+		paths = e.sendBulk(h, id, pkt, now, paths)
+	} else {
+		paths = e.sendEverywhere(h, id, cl, pkt, now, paths)
+	}
+	if parsed {
+		e.flows.Record(p.Flow, cl, len(pkt), now, paths)
 	}
 	return nil
 }
@@ -84,13 +80,24 @@ func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.Addr, h wire.Header, 
 	if ll.removed.Load() {
 		return
 	}
+	if b, n, ok := e.build(h, body); ok {
+		e.enqueueBuf(ll, c, dst, b, n)
+	}
+}
+
+// build writes header h (our Host filled in) and body into a pooled buffer.
+func (e *Engine) build(h wire.Header, body []byte) (*packetBuf, int, bool) {
 	h.Host = e.cfg.VIP
 	b := bufPool.Get().(*packetBuf)
 	if err := h.Encode(b[:]); err != nil {
 		bufPool.Put(b)
-		return
+		return nil, 0, false
 	}
-	n := wire.HeaderLen + copy(b[wire.HeaderLen:], body)
+	return b, wire.HeaderLen + copy(b[wire.HeaderLen:], body), true
+}
+
+// enqueueBuf sends or queues the bundle packet b[:n] on ll; it takes b.
+func (e *Engine) enqueueBuf(ll *localLink, c *conn, dst netip.Addr, b *packetBuf, n int) {
 	if len(ll.queue) == 0 && e.tryDirect(ll, c, b, n, dst) {
 		return
 	}

@@ -21,6 +21,8 @@ type Status struct {
 	Hosts           []HostStatus   `json:"hosts"`
 	Counters        CounterStatus  `json:"counters"`
 	Malformed       map[string]int `json:"malformed_by_reason"`
+	Policy          PolicyStatus   `json:"policy"`
+	Flows           []FlowStatus   `json:"flows"`
 }
 
 // LocalStatus is one local NIC the engine uses.
@@ -55,6 +57,18 @@ type HostStatus struct {
 	MaxSkewMs   float64        `json:"max_skew_ms"`
 	Remotes     []RemoteStatus `json:"remotes"`
 	Connections []ConnStatus   `json:"connections"`
+
+	// The policy (policy.go): working paths now and the most lately; the
+	// second copy of real-time packets (on while fewer are up); the path
+	// bulk takes ("" when none may).
+	UpPaths           int     `json:"up_paths"`
+	PeakUpPaths       int     `json:"peak_up_paths"`
+	SecondCopy        bool    `json:"second_copy"`
+	SecondCopyHeld    string  `json:"second_copy_held"`
+	SecondCopyDelayMs float64 `json:"second_copy_delay_ms"`
+	SecondCopies      uint64  `json:"second_copies"`
+	BulkPath          string  `json:"bulk_path"`
+	BulkNoPath        uint64  `json:"bulk_no_path"`
 }
 
 // RemoteStatus is one NIC of a remote host.
@@ -87,6 +101,17 @@ type ConnStatus struct {
 	ProbesLost  uint64  `json:"probes_lost"`
 	QueueDrops  uint64  `json:"queue_drops"`
 	SendErrors  uint64  `json:"send_errors"`
+
+	// Metered: our NIC is; RemoteMetered: the far end says its NIC is.
+	Metered       bool `json:"metered"`
+	RemoteMetered bool `json:"remote_metered"`
+	// Bulk: this path carries the host's bulk traffic.
+	Bulk              bool   `json:"bulk"`
+	TxRealtimePackets uint64 `json:"tx_realtime_packets"`
+	TxRealtimeBytes   uint64 `json:"tx_realtime_bytes"`
+	TxBulkPackets     uint64 `json:"tx_bulk_packets"`
+	TxBulkBytes       uint64 `json:"tx_bulk_bytes"`
+	TxSecondCopies    uint64 `json:"tx_second_copies"`
 }
 
 // CounterStatus are the engine-wide counters.
@@ -122,7 +147,14 @@ type CounterStatus struct {
 	TxCopiesBlind uint64 `json:"tx_copies_blind"`
 	// LogEventsDropped counts operator events not logged because the log
 	// writer fell behind; packets never wait for it.
-	LogEventsDropped uint64 `json:"log_events_dropped"`
+	LogEventsDropped  uint64 `json:"log_events_dropped"`
+	TxRealtime        uint64 `json:"tx_realtime_packets"`
+	TxBulk            uint64 `json:"tx_bulk_packets"`
+	SecondCopies      uint64 `json:"second_copies"`
+	SecondCopyDropped uint64 `json:"second_copies_dropped"`
+	BulkNoPath        uint64 `json:"bulk_no_path"`
+	NICInfo           uint64 `json:"nic_info"`
+	NICInfoIgnored    uint64 `json:"nic_info_ignored"`
 }
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
@@ -161,6 +193,9 @@ func (e *Engine) Status() Status {
 	}
 	slices.SortFunc(s.Hosts, func(a, b HostStatus) int { return cmp.Compare(a.VIP, b.VIP) })
 	s.Counters = e.counterStatus()
+	e.policyCounterStatus(&s.Counters)
+	s.Policy = e.policyStatus()
+	s.Flows = e.flowStatus(now)
 	for i := range e.stats.malformed {
 		if n := e.stats.malformed[i].Load(); n > 0 {
 			s.Malformed[wire.Error(i).Error()] = int(n)
@@ -200,6 +235,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 			RxBytes: c.rxBytes.Load(), FirstWins: c.firstWins.Load(), LastRxMs: sinceMs(now, c.lastRx.Load()),
 			ProbesSent: v.sent, ProbesLost: v.lost, QueueDrops: c.queueDrops.Load(), SendErrors: c.sendErrs.Load(),
 		}
+		e.connPolicyStatus(c, now, &cs)
 		if wins > 0 {
 			cs.FirstShare = float64(cs.FirstWins) / float64(wins)
 		}
@@ -211,6 +247,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 		}
 		hs.Connections = append(hs.Connections, cs)
 	}
+	e.hostPolicyStatus(h, &hs)
 	// One-way skew between the fastest and slowest working path, from RTTs.
 	hs.SkewMs = ms(maxRTT-minRTT) / 2
 	hs.MaxSkewMs = 500

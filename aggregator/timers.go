@@ -60,6 +60,7 @@ func (e *Engine) onProbeTick() {
 				e.probe(c, now)
 			}
 		}
+		e.onPolicyTick(h, now)
 	}
 	if e.discoverDue(now) {
 		e.discoverLocked(now, nil)
@@ -118,6 +119,7 @@ func (e *Engine) probe(c *conn, now int64) {
 	p := wire.Probe{SendTime: now, Seq: c.probes.next(now), Epoch: e.epoch}
 	_ = p.Encode(body[:])
 	e.sendControl(c, wire.KindProbe, body[:], now)
+	e.sendNICInfo(c, p.Seq, now)
 }
 
 // sendControl sends a probe, a reply or both on c. Called with e.mu

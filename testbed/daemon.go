@@ -112,6 +112,14 @@ type PathStatus struct {
 	FirstWins  uint64  `json:"first_wins"`
 	TxPackets  uint64  `json:"tx_packets"`
 	RxPackets  uint64  `json:"rx_packets"`
+	// What the path carried per traffic class, and whether it is metered
+	// (here or at the far end) and carries the host's bulk.
+	TxRealtimeBytes uint64 `json:"tx_realtime_bytes"`
+	TxBulkBytes     uint64 `json:"tx_bulk_bytes"`
+	TxSecondCopies  uint64 `json:"tx_second_copies"`
+	Metered         bool   `json:"metered"`
+	RemoteMetered   bool   `json:"remote_metered"`
+	Bulk            bool   `json:"bulk"`
 }
 
 // Status asks the daemon for its status over its control socket.

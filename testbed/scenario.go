@@ -35,6 +35,19 @@ type Scenario struct {
 	// Limit marks a scenario built to show a documented limit of the
 	// design: its failed checks are the point, not a regression.
 	Limit string `json:"limit,omitempty"`
+
+	// DaemonArgs are extra `polylink run` flags per host, indexed like
+	// Hosts, e.g. [["--metered", "eth1"], [], []].
+	DaemonArgs [len(Hosts)][]string `json:"daemon_args,omitempty"`
+	// Bulk, when set, runs a TCP upload from VM0 beside the stream.
+	Bulk *BulkTraffic `json:"bulk,omitempty"`
+	// NoBare skips the streams over the bare links (route direct), which
+	// would take a rate-limited link's capacity from polylink.
+	NoBare bool `json:"no_bare,omitempty"`
+	// Spans are more stretches of the stream whose loss is reported apart.
+	Spans []Span `json:"spans,omitempty"`
+	// Expect adds bounds the run must meet (scenario_policy.go).
+	Expect *Expect `json:"expect,omitempty"`
 }
 
 // Event is one change to a network during a scenario.
@@ -82,7 +95,7 @@ func (s *Scenario) Validate() error {
 			return fmt.Errorf("scenario %s: event %d at %v: outside the %v stream", s.Name, i, time.Duration(e.At), s.Traffic.Duration)
 		}
 	}
-	return nil
+	return s.validatePolicy()
 }
 
 // recovery is how long after a restore a link is still counted apart: the
@@ -114,6 +127,9 @@ func (s *Scenario) Cuts() []stream.Window {
 	for n, from := range open {
 		ws = append(ws, stream.Window{Label: fmt.Sprintf("%s cut", Nets[n].Name), From: from, To: s.Traffic.Duration})
 	}
+	for _, sp := range s.Spans {
+		ws = append(ws, stream.Window{Label: sp.Label, From: time.Duration(sp.From), To: time.Duration(sp.To)})
+	}
 	slices.SortFunc(ws, func(a, b stream.Window) int { return int(a.From - b.From) })
 	return ws
 }
@@ -134,7 +150,7 @@ func Builtin() map[string]Scenario {
 	wifi := linkemu.Impairment{Delay: 20 * ms, Jitter: 1 * ms, GE: burstyLoss(0.05)}
 	lte := linkemu.Impairment{Delay: 45 * ms, Jitter: 5 * ms, Loss: 0.05}
 	clean := linkemu.Impairment{Delay: 5 * ms}
-	return map[string]Scenario{
+	return withPolicyScenarios(map[string]Scenario{
 		"demo": {
 			Name:        "demo",
 			Description: "Wi-Fi-like link 0 (20 ms, 5 % loss in bursts) cut for 3 s; LTE-like link 1 (45 ms, 5 % loss)",
@@ -186,7 +202,7 @@ func Builtin() map[string]Scenario {
 			},
 			Seed: 4,
 		},
-	}
+	})
 }
 
 // BuiltinNames lists the built-in scenarios, sorted.

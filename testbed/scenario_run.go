@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/polylink/polylink/testbed/linkemu"
 	"github.com/polylink/polylink/testbed/stream"
 )
 
@@ -32,6 +33,10 @@ type Run struct {
 	SenderPaths []PathStatus `json:"sender_paths"`
 	// Receiver is the receiving daemon's status at the end.
 	Receiver *DaemonStatus `json:"receiver"`
+	// Bulk is the upload's result, when the scenario has one.
+	Bulk *BulkResult `json:"bulk,omitempty"`
+	// Nets are the emulators' counters at the end, indexed like Nets.
+	Nets [len(Nets)]*linkemu.BridgeStats `json:"nets"`
 }
 
 // Result returns the result of the named system, nil if absent.
@@ -87,7 +92,7 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 	}
 	defer func() { err = errors.Join(err, top.Down()) }()
 
-	daemons, err := startDaemons(top, sc.Route, opt.Binary, work)
+	daemons, err := startDaemons(top, sc, opt.Binary, work)
 	defer func() {
 		for i := len(daemons) - 1; i >= 0; i-- {
 			err = errors.Join(err, daemons[i].Stop())
@@ -106,6 +111,18 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 	}
 	say(fmt.Sprintf("streaming %.0f packet/s for %v over %d systems at once",
 		float64(sc.Traffic.ExpectedPackets())/sc.Traffic.Duration.Seconds(), sc.Traffic.Duration, len(flows)))
+	var bulk *bulkUpload
+	if sc.Bulk != nil {
+		d := time.Duration(sc.Bulk.Duration)
+		if d == 0 {
+			d = sc.Traffic.Duration
+		}
+		if bulk, err = startBulk(ctx, top, VM1, VM1.Virtual().Addr().String(), d, time.Duration(start-stream.Now())); err != nil {
+			return nil, err
+		}
+		defer bulk.close()
+		say(fmt.Sprintf("and a TCP upload (iperf3) for %v beside it", d))
+	}
 	evCtx, stopEvents := context.WithCancel(ctx)
 	evDone := make(chan error, 1)
 	go func() { evDone <- playEvents(evCtx, top, sc.Events, start, say) }()
@@ -118,6 +135,17 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 		return nil, err
 	}
 	run = &Run{Scenario: sc, Results: results}
+	if bulk != nil {
+		if run.Bulk, err = bulk.result(); err != nil {
+			return nil, err
+		}
+	}
+	for i := range Nets {
+		if em := top.Emulator(i); em != nil {
+			st := em.Stats()
+			run.Nets[i] = &st
+		}
+	}
 	sender, receiver := daemons[1], daemons[0]
 	if sc.Route == RouteRouter {
 		receiver = daemons[2]
@@ -134,7 +162,8 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 // startDaemons starts polylink on VM1 (the router), VM0 and, on the router
 // route, VM2, and waits until every host has both its paths up. The
 // daemons started so far are returned even on error, to be stopped.
-func startDaemons(top *Topology, route, binary, work string) ([]*Daemon, error) {
+func startDaemons(top *Topology, sc Scenario, binary, work string) ([]*Daemon, error) {
+	route := sc.Route
 	type spec struct {
 		h    Host
 		args []string
@@ -150,7 +179,7 @@ func startDaemons(top *Topology, route, binary, work string) ([]*Daemon, error) 
 	var ds []*Daemon
 	for _, s := range specs {
 		d, err := StartDaemon(top.Host(s.h), s.h, binary, filepath.Join(work, s.h.String()+".sock"),
-			filepath.Join(work, s.h.String()+".log"), s.args...)
+			filepath.Join(work, s.h.String()+".log"), append(s.args, sc.DaemonArgs[s.h]...)...)
 		if err != nil {
 			return ds, err
 		}
@@ -183,6 +212,9 @@ func openFlows(top *Topology, sc Scenario, start int64) ([]stream.Flow, func(), 
 	}
 	if sc.Route == RouteDirect {
 		for i := range 2 {
+			if sc.NoBare {
+				break
+			}
 			if err := add(fmt.Sprintf("link %d", i), VM1, Nets[i].Right.Addr.Addr(), bareFlowPort+i); err != nil {
 				return nil, closeAll, err
 			}

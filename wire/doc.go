@@ -22,7 +22,7 @@
 //	Magic  8 bits   0xB7; anything else is a foreign packet
 //	Ver    4 bits   1
 //	Kind   4 bits   0 data (F=1), 1 probe, 2 probe reply, 3 reply-probe,
-//	                4..15 reserved
+//	                4 NIC info, 5..15 reserved
 //
 // A probe and a probe reply carry a 16-byte body:
 //
@@ -37,6 +37,10 @@
 //
 // A reply-probe (kind 3) carries two such bodies, 32 bytes: a probe reply,
 // then a probe of the sender's own.
+//
+// A NIC info message (kind 4) carries a 4-byte body: flags of the sender's
+// NIC (the header's Src index); bit 0 set: the NIC is metered, keep bulk
+// traffic off it. Unknown bits are ignored.
 //
 // Everything here works on caller-owned buffers and allocates nothing.
 // Malformed input is reported as an [Error], a small integer the caller can

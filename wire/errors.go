@@ -12,7 +12,7 @@ const (
 	ErrShort   Error = iota + 1 // shorter than the header (or the buffer is too small)
 	ErrMagic                    // magic is not 0xB7 (foreign packet)
 	ErrVersion                  // version is not 1
-	ErrKind                     // kind unknown or reserved (4..15)
+	ErrKind                     // kind unknown or reserved (5..15)
 	ErrState                    // state > 2
 	ErrFlags                    // F bit does not match the kind (F must be 1 for data, 0 otherwise)
 	ErrLength                   // body length does not add up

@@ -47,7 +47,7 @@ func FuzzDecode(f *testing.F) {
 				if r.Encode(two) != nil || p.Encode(two[ProbeLen:]) != nil || !bytes.Equal(two, body) {
 					t.Fatalf("reply-probe re-encoded % X, decoded from % X", two, body)
 				}
-			} else if h.Kind != KindData {
+			} else if h.Kind == KindProbe || h.Kind == KindProbeReply {
 				var p Probe
 				if err := DecodeProbe(body, &p); err != nil {
 					t.Fatalf("probe body accepted by Decode rejected by DecodeProbe: %v", err)

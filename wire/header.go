@@ -76,7 +76,8 @@ func (h *Header) Encode(b []byte) error {
 // version (ErrVersion), kind (ErrKind), state (ErrState), F bit against kind
 // (ErrFlags), and body length (ErrLength): a data body must be exactly one
 // well-formed IPv4 packet, a probe or probe reply body exactly ProbeLen
-// bytes, a reply-probe body exactly 2 × ProbeLen. On error h is left untouched and body is nil.
+// bytes, a reply-probe body exactly 2 × ProbeLen, a NIC info body
+// exactly NICInfoLen. On error h is left untouched and body is nil.
 func Decode(pkt []byte, h *Header) (body []byte, err error) {
 	if len(pkt) < HeaderLen {
 		return nil, ErrShort
@@ -124,6 +125,8 @@ func bodyLengthOK(kind Kind, body []byte) bool {
 		return isWholeIPv4Packet(body)
 	case KindReplyProbe:
 		return len(body) == 2*ProbeLen
+	case KindNICInfo:
+		return len(body) == NICInfoLen
 	}
 	return len(body) == ProbeLen
 }

@@ -139,6 +139,8 @@ func TestRoundTrip(t *testing.T) {
 			pkt = data
 		case KindReplyProbe:
 			pkt = both
+		case KindNICInfo:
+			pkt = buf[:HeaderLen+NICInfoLen]
 		}
 		if err := want.Encode(pkt); err != nil {
 			t.Fatalf("case %d: Encode(%+v): %v", i, want, err)
@@ -167,7 +169,7 @@ func TestEncodeErrors(t *testing.T) {
 		3:  {with(func(h *Header) { h.State = 255 }), HeaderLen, ErrState},
 		4:  {with(func(h *Header) { h.ID = IDSpace }), HeaderLen, ErrID},
 		5:  {with(func(h *Header) { h.ID = 0xFFFF }), HeaderLen, ErrID},
-		6:  {with(func(h *Header) { h.Kind, h.Forward = 4, false }), HeaderLen, ErrKind},
+		6:  {with(func(h *Header) { h.Kind, h.Forward = 5, false }), HeaderLen, ErrKind},
 		7:  {with(func(h *Header) { h.Kind, h.Forward = 15, false }), HeaderLen, ErrKind},
 		8:  {with(func(h *Header) { h.Kind, h.Forward = 16, false }), HeaderLen, ErrKind},
 		9:  {with(func(h *Header) { h.Kind, h.Forward = 255, false }), HeaderLen, ErrKind},
@@ -208,8 +210,8 @@ var decodeErrorCases = []struct {
 	6: {"BA BC B7 00 C6 13 00 02 00 00 00 03 00 00 00 07", ipv4Packet(20), ErrVersion},
 	7: {"BA BC B7 20 C6 13 00 02 00 00 00 03 00 00 00 07", ipv4Packet(20), ErrVersion},
 	8: {"FA BC B7 F3 C6 13 00 02 00 00 00 03 00 00 00 07", nil, ErrVersion}, // version beats kind, state
-	// ErrKind: reserved 4..15.
-	9:  {"00 00 B7 14 C6 13 00 02 00 00 00 03 00 00 00 07", make([]byte, ProbeLen), ErrKind},
+	// ErrKind: reserved 5..15.
+	9:  {"00 00 B7 15 C6 13 00 02 00 00 00 03 00 00 00 07", make([]byte, ProbeLen), ErrKind},
 	10: {"00 00 B7 1F C6 13 00 02 00 00 00 03 00 00 00 07", make([]byte, ProbeLen), ErrKind},
 	11: {"FA BC B7 1F C6 13 00 02 00 00 00 03 00 00 00 07", nil, ErrKind}, // kind beats state
 	// ErrState: St = 3.

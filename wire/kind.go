@@ -5,7 +5,7 @@ import "strconv"
 // Kind is the bundle's message type, the low nibble of byte 3.
 type Kind uint8
 
-// The kinds of version 1; 4..15 are reserved for control messages.
+// The kinds of version 1; 5..15 are reserved for control messages.
 const (
 	KindData       Kind = 0 // one IPv4 packet from a TUN; the F bit is set
 	KindProbe      Kind = 1 // a probe; body is a Probe
@@ -15,13 +15,14 @@ const (
 	// to a probe from a path not yet proven, which proves both directions in
 	// one round trip while sending only one packet per packet received.
 	KindReplyProbe Kind = 3
+	KindNICInfo    Kind = 4 // what the sender says of its NIC; body is a NICInfo
 )
 
 // numKinds is one past the last kind this version understands.
-const numKinds = 4
+const numKinds = 5
 
-// String returns "data", "probe", "probe-reply", "reply-probe", or "kind(N)"
-// for others.
+// String returns "data", "probe", "probe-reply", "reply-probe", "nic-info",
+// or "kind(N)" for others.
 func (k Kind) String() string {
 	switch k {
 	case KindData:
@@ -32,6 +33,8 @@ func (k Kind) String() string {
 		return "probe-reply"
 	case KindReplyProbe:
 		return "reply-probe"
+	case KindNICInfo:
+		return "nic-info"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }

@@ -15,8 +15,9 @@ func TestKindString(t *testing.T) {
 		1: {KindProbe, "probe"},
 		2: {KindProbeReply, "probe-reply"},
 		3: {KindReplyProbe, "reply-probe"},
-		4: {4, "kind(4)"},
-		5: {255, "kind(255)"},
+		4: {KindNICInfo, "nic-info"},
+		5: {5, "kind(5)"},
+		6: {255, "kind(255)"},
 	}
 	for i, c := range cases {
 		if got := c.k.String(); got != c.want {

@@ -64,4 +64,11 @@ func TestStatusJSONContract(t *testing.T) {
 	has(doc["router"], "router", "counters")
 	has(doc["router"].(map[string]any)["counters"], "router.counters",
 		"spoofed_source_dropped", "transit_dropped", "bad_host_addr_dropped")
+	// Redundancy where it counts (README): added keys, kept from now on.
+	has(doc, "status", "policy", "flows")
+	has(doc["policy"], "policy", "redundancy", "rules", "metered")
+	has(host, "hosts[0]", "up_paths", "peak_up_paths", "second_copy", "second_copies", "bulk_path")
+	has(first(host.(map[string]any)["connections"], "connections"), "connections[0]",
+		"metered", "remote_metered", "bulk", "tx_realtime_bytes", "tx_bulk_bytes", "tx_second_copies")
+	has(doc["counters"], "counters", "tx_realtime_packets", "tx_bulk_packets", "second_copies")
 }

@@ -32,7 +32,9 @@ func renderStatus(d *statusDoc) string {
 	}
 	for i := range d.Hosts {
 		renderHost(&b, &d.Hosts[i])
+		renderHostPolicy(&b, &d.Hosts[i])
 	}
+	renderFlows(&b, d)
 	c := d.Counters
 	fmt.Fprintf(&b, "counters: sent %d (copies %d)  received %d  delivered %d  duplicates dropped %d  late duplicates %d  malformed %d",
 		c.TxPackets, c.TxCopies, c.RxPackets, c.Delivered, c.DuplicatesDropped, c.LateDuplicates, c.MalformedDropped)

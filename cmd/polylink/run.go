@@ -43,6 +43,7 @@ type runConfig struct {
 	metrics   string   // ADDR:PORT of the Prometheus exporter, "" for none
 	config    string   // the --config file, "" for none
 	args      []string // the command line, read again on reload
+	policy    aggregator.Policy
 }
 
 // parseRunFlags reads run's flags and, with --config, its config file.
@@ -78,6 +79,7 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile to this file until exit (for developers)")
 	fs.StringVar(&c.metrics, "metrics", "", "serve Prometheus metrics at http://ADDR:PORT/metrics, e.g. 127.0.0.1:9469")
 	fs.StringVar(&file.path, "config", "", "read settings from this TOML file (keys are these flags' names); flags given here win")
+	pf := addPolicyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return c, err
 	}
@@ -142,6 +144,9 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	}
 	if c.logFormat != "console" && c.logFormat != "json" {
 		return c, usagef("run: --log %q: want console or json", c.logFormat)
+	}
+	if c.policy, err = pf.policy(); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -222,6 +227,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		HostTimeout: cfg.hostTTL, MaxHosts: cfg.maxHosts, MaxRemotesPerHost: cfg.maxNICs, Logger: log.Named("bundle"),
 		Deliver:    func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
 		AcceptHost: func(vip netip.Addr) bool { return rt.AcceptHost(vip) },
+		Policy:     cfg.policy,
 	})
 	if err != nil {
 		return fmt.Errorf("run: %w", err)

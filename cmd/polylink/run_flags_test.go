@@ -36,6 +36,12 @@ func TestRunFlagsRejectBadUsage(t *testing.T) {
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--host-timeout", "1ms"}, "--host-timeout 1ms: want at least 600ms"},
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--probe", "1s", "--host-timeout", "5s"}, "want at least 6s"},
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--control", "/nonexistent/dir/x.sock"}, "directory /nonexistent/dir does not exist"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--class", "fast:udp"}, "--class"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--class", "bulk:icmp:80"}, "only for tcp and udp"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--redundancy", "some"}, "--redundancy"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--metered", "wwan["}, "--metered"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--metered-grace", "-1s"}, "--metered-grace"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--second-copy", "1s"}, "--second-copy"},
 	} {
 		_, err := parseRunFlags(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -60,6 +66,16 @@ func TestRunFlagsDefaults(t *testing.T) {
 	c, err = parseRunFlags([]string{"--vip", "198.19.0.1/24", "--router", "--route", "198.19.5.0/24=198.19.0.7"})
 	if err != nil || !c.relay || len(c.routes) != 1 || c.routes[0].Via.String() != "198.19.0.7" {
 		t.Fatalf("router with a route: %+v, %v", c, err)
+	}
+	c, err = parseRunFlags([]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3"})
+	if err != nil || c.policy.CopyAll || c.policy.SecondCopy != 0 || len(c.policy.Metered) != 0 || c.policy.MeteredGrace != 10*time.Second {
+		t.Fatalf("policy defaults: %+v, %v", c.policy, err)
+	}
+	c, err = parseRunFlags([]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--redundancy", "all",
+		"--metered", "wwan*", "--metered", "eth1", "--class", "bulk:udp:443", "--second-copy", "off", "--metered-grace", "0s"})
+	if err != nil || !c.policy.CopyAll || c.policy.SecondCopy >= 0 || len(c.policy.Metered) != 2 || c.policy.MeteredGrace >= 0 ||
+		len(c.policy.Classifier.Rules()) != 1 {
+		t.Fatalf("policy flags: %+v, %v", c.policy, err)
 	}
 }
 

@@ -1,0 +1,287 @@
+package aggregator
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/polylink/polylink/classify"
+	"github.com/polylink/polylink/wire"
+)
+
+// tcpPacket is a bulk packet (TCP) carrying seq where ipv4Packet's UDP
+// packets carry theirs, so the sinks count both.
+func tcpPacket(seq uint32) []byte {
+	p := ipv4Packet(seq)
+	p[9] = classify.ProtoTCP
+	binary.BigEndian.PutUint32(p[20:24], seq)
+	return p
+}
+
+// newPolicyPair is newPair with a policy on each engine.
+func newPolicyPair(t *testing.T, pa, pb Policy) *pair { return newPolicyPairLinks(t, pa, pb, false) }
+
+// directLink is a FakeLink that also sends from the caller's goroutine
+// (TryWriter), as linkmon's sockets do.
+type directLink struct{ *FakeLink }
+
+// TryWriteTo implements TryWriter.
+func (l directLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
+	return true, l.WriteTo(pkt, dst)
+}
+
+// newPolicyPairLinks is newPolicyPair; direct gives A's links TryWriteTo.
+func newPolicyPairLinks(t *testing.T, pa, pb Policy, direct bool) *pair {
+	t.Helper()
+	p := &pair{net: NewFakeNetwork(), sinkA: newSink(), sinkB: newSink(), probeEvery: 20 * time.Millisecond,
+		aAddrs: []netip.Addr{addr("198.18.0.2"), addr("198.18.1.2")},
+		bAddrs: []netip.Addr{addr("198.18.0.3"), addr("198.18.1.3")}}
+	mk := func(vip netip.Addr, peers []netip.Addr, s *sink, pol Policy) *Engine {
+		e, err := New(Config{VIP: vip, Peers: peers, ProbeInterval: p.probeEvery, Deliver: s.deliver, Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		return e
+	}
+	p.a = mk(vipA, p.bAddrs, p.sinkA, pa)
+	p.b = mk(vipB, p.aAddrs, p.sinkB, pb)
+	for i, seg := range []string{"s0", "s1"} {
+		la := p.net.NewLink(10+i, []string{"eth0", "eth1"}[i], p.aAddrs[i], seg)
+		p.aLinks = append(p.aLinks, la)
+		if direct {
+			p.a.AddLink(directLink{la})
+		} else {
+			p.a.AddLink(la)
+		}
+		p.b.AddLink(p.net.NewLink(20+i, []string{"eth0", "eth1"}[i], p.bAddrs[i], seg))
+	}
+	waitFor(t, "A's two paths to B up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 })
+	waitFor(t, "B's two paths to A up", 2*time.Second, func() bool { return upConns(p.b, vipA) == 2 })
+	return p
+}
+
+// classTx sums a host's per-path class counters: bulk packets per local
+// NIC name, and real-time packets per local NIC name.
+func classTx(e *Engine, vip netip.Addr) (bulk, rt map[string]uint64, hs HostStatus) {
+	bulk, rt = map[string]uint64{}, map[string]uint64{}
+	for _, h := range e.Status().Hosts {
+		if h.VIP == vip.String() {
+			hs = h
+			for _, c := range h.Connections {
+				bulk[c.Local] += c.TxBulkPackets
+				rt[c.Local] += c.TxRealtimePackets
+			}
+		}
+	}
+	return bulk, rt, hs
+}
+
+func sendBoth(t *testing.T, e *Engine, to netip.Addr, from, n uint32) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		if err := e.Send(to, tcpPacket(2*i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Send(to, ipv4Packet(2*i+1)); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			time.Sleep(time.Millisecond) // stay under the fake inboxes' bound
+		}
+	}
+}
+
+func TestBulkOnOnePathRealTimeOnEvery(t *testing.T) {
+	p := newPolicyPair(t, Policy{}, Policy{})
+	waitFor(t, "the policy's tick", 2*time.Second, func() bool { _, _, hs := classTx(p.a, vipB); return hs.UpPaths == 2 })
+	sendBoth(t, p.a, vipB, 0, 300)
+	waitFor(t, "all 600 packets delivered", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 600 })
+	bulk, rt, hs := classTx(p.a, vipB)
+	if len(bulk) != 2 || (bulk["eth0"] != 300) == (bulk["eth1"] != 300) || bulk["eth0"]+bulk["eth1"] != 300 {
+		t.Errorf("bulk per path %v: want all 300 on one path, none on the other", bulk)
+	}
+	if rt["eth0"] != 300 || rt["eth1"] != 300 {
+		t.Errorf("real-time per path %v: want 300 copies on each", rt)
+	}
+	if hs.BulkPath == "" || hs.UpPaths != 2 || hs.SecondCopy {
+		t.Errorf("host: bulk path %q, up %d, second copy %v", hs.BulkPath, hs.UpPaths, hs.SecondCopy)
+	}
+	st := p.a.Status()
+	if st.Counters.TxBulk != 300 || st.Counters.TxRealtime != 300 {
+		t.Errorf("counters: bulk %d real-time %d, want 300 each", st.Counters.TxBulk, st.Counters.TxRealtime)
+	}
+	// The test packets carry their sequence number where the ports are:
+	// each is a flow of its own.
+	if len(st.Flows) != maxFlowsShown {
+		t.Fatalf("%d flows shown, want the most recent %d", len(st.Flows), maxFlowsShown)
+	}
+	for _, f := range st.Flows {
+		want := map[string]classify.Class{"tcp": classify.Bulk, "udp": classify.RealTime}[f.Proto]
+		if f.Class != want || f.Packets != 1 || len(f.Paths) != map[string]int{"tcp": 1, "udp": 2}[f.Proto] {
+			t.Errorf("flow %s: class %v, %d packets on %d paths", f.Readable, f.Class, f.Packets, len(f.Paths))
+		}
+	}
+	if _, dups := p.sinkB.counts(); dups != 0 {
+		t.Errorf("application saw %d duplicates", dups)
+	}
+}
+
+func TestBulkMovesAtOnceWhenItsPathFails(t *testing.T) {
+	p := newPolicyPair(t, Policy{}, Policy{})
+	sendBoth(t, p.a, vipB, 0, 10)
+	waitFor(t, "the first 20 delivered", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 20 })
+	bulk, _, _ := classTx(p.a, vipB)
+	was, other, seg := "eth0", "eth1", "s0"
+	if bulk["eth1"] > 0 {
+		was, other, seg = "eth1", "eth0", "s1"
+	}
+	p.net.SetDown(seg, true)
+	waitFor(t, "the bulk path down", 2*time.Second, func() bool { return upConns(p.a, vipB) == 1 })
+	sendBoth(t, p.a, vipB, 10, 100)
+	waitFor(t, "all 220 delivered", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 220 })
+	after, _, hs := classTx(p.a, vipB)
+	if after[was] != bulk[was] || after[other] != 100 {
+		t.Errorf("after %s failed: bulk per path %v (before %v): want the 100 new on %s", was, after, bulk, other)
+	}
+	if hs.BulkPath == "" || hs.BulkPath[:4] != other {
+		t.Errorf("bulk path %q, want %s", hs.BulkPath, other)
+	}
+}
+
+func TestMeteredKeepsBulkOffBothWays(t *testing.T) {
+	grace := 300 * time.Millisecond
+	p := newPolicyPair(t, Policy{Metered: []string{"eth0*"}, MeteredGrace: grace}, Policy{MeteredGrace: grace})
+	waitFor(t, "B told that A's eth0 is metered", 2*time.Second, func() bool {
+		for _, c := range p.b.Status().Hosts[0].Connections {
+			if c.Local == "eth0" && c.State == 2 {
+				return c.RemoteMetered
+			}
+		}
+		return false
+	})
+	sendBoth(t, p.a, vipB, 0, 100)
+	sendBoth(t, p.b, vipA, 0, 100)
+	waitFor(t, "all delivered both ways", 2*time.Second, func() bool {
+		u, _ := p.sinkB.counts()
+		v, _ := p.sinkA.counts()
+		return u == 200 && v == 200
+	})
+	for name, e := range map[string]*Engine{"A": p.a, "B": p.b} {
+		peer := map[string]netip.Addr{"A": vipB, "B": vipA}[name]
+		bulk, rt, _ := classTx(e, peer)
+		if bulk["eth0"] != 0 || bulk["eth1"] != 100 || rt["eth0"] != 100 {
+			t.Errorf("%s: bulk per path %v, real-time %v: want bulk only on the unmetered eth1, real-time on both", name, bulk, rt)
+		}
+	}
+	// The unmetered path fails: bulk waits the grace, then takes the
+	// metered one rather than stop for good.
+	p.net.SetDown("s1", true)
+	waitFor(t, "eth1 down and no bulk path", 2*time.Second, func() bool {
+		_, _, hs := classTx(p.a, vipB)
+		return upConns(p.a, vipB) == 1 && hs.BulkPath == ""
+	})
+	sendBoth(t, p.a, vipB, 100, 5)
+	if _, _, hs := classTx(p.a, vipB); hs.BulkNoPath != 5 || hs.BulkPath != "" {
+		t.Errorf("within the grace: %d bulk packets without a path (want 5), bulk path %q (want none)", hs.BulkNoPath, hs.BulkPath)
+	}
+	time.Sleep(grace)
+	sendBoth(t, p.a, vipB, 105, 5)
+	if bulk, _, hs := classTx(p.a, vipB); bulk["eth0"] != 5 || hs.BulkNoPath != 5 {
+		t.Errorf("after the grace: bulk per path %v (want 5 on eth0), %d without a path", bulk, hs.BulkNoPath)
+	}
+}
+
+func TestSecondCopyWhileAPathIsDown(t *testing.T) {
+	p := newPolicyPair(t, Policy{SecondCopy: 5 * time.Millisecond, SecondCopyLossless: true}, Policy{})
+	p.net.SetDown("s0", true)
+	waitFor(t, "second copies on", 2*time.Second, func() bool {
+		_, _, hs := classTx(p.a, vipB)
+		return hs.UpPaths == 1 && hs.PeakUpPaths == 2 && hs.SecondCopy
+	})
+	before := p.b.Status().Counters.DuplicatesDropped
+	for i := range uint32(200) {
+		if err := p.a.Send(vipB, ipv4Packet(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "200 second copies sent", 2*time.Second, func() bool { return p.a.Status().Counters.SecondCopies == 200 })
+	waitFor(t, "B dropped them as duplicates", 2*time.Second, func() bool {
+		return p.b.Status().Counters.DuplicatesDropped-before >= 200
+	})
+	if u, dups := p.sinkB.counts(); u != 200 || dups != 0 {
+		t.Errorf("application got %d unique, %d duplicates; want 200, 0", u, dups)
+	}
+	sendBoth(t, p.a, vipB, 1000, 10) // bulk gets no second copy
+	waitFor(t, "real-time second copies only", 2*time.Second, func() bool { return p.a.Status().Counters.SecondCopies == 210 })
+	p.net.SetDown("s0", false)
+	waitFor(t, "second copies off once both paths are back", 2*time.Second, func() bool {
+		_, _, hs := classTx(p.a, vipB)
+		return hs.UpPaths == 2 && !hs.SecondCopy
+	})
+}
+
+func TestCopyAllIsTheSeedsBehaviour(t *testing.T) {
+	p := newPolicyPair(t, Policy{CopyAll: true}, Policy{})
+	sendBoth(t, p.a, vipB, 0, 100)
+	waitFor(t, "all delivered", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 200 })
+	bulk, rt, _ := classTx(p.a, vipB)
+	if bulk["eth0"] != 100 || bulk["eth1"] != 100 || rt["eth0"] != 100 || rt["eth1"] != 100 {
+		t.Errorf("copy-all: bulk %v real-time %v: want every packet on both paths", bulk, rt)
+	}
+	p.net.SetDown("s0", true)
+	waitFor(t, "one path left", 2*time.Second, func() bool { return upConns(p.a, vipB) == 1 })
+	sendBoth(t, p.a, vipB, 100, 50)
+	time.Sleep(100 * time.Millisecond)
+	if n := p.a.Status().Counters.SecondCopies; n != 0 {
+		t.Errorf("copy-all sent %d second copies, want none (the seed sent none)", n)
+	}
+}
+
+// NIC info on a path B never proved (here: A's eth1 address arriving on
+// B's eth0, a path that does not exist) marks nothing.
+func TestNICInfoOnUnprovenPathIgnored(t *testing.T) {
+	p := newPolicyPair(t, Policy{}, Policy{})
+	c := p.b.Status().Counters
+	if c.NICInfo != 0 || c.NICInfoIgnored != 0 {
+		t.Fatalf("unmetered NICs sent NIC info: taken %d, ignored %d", c.NICInfo, c.NICInfoIgnored)
+	}
+	pkt := make([]byte, wire.HeaderLen+wire.NICInfoLen)
+	h := wire.Header{Kind: wire.KindNICInfo, Host: vipA, SrcIndex: 11, DstIndex: 20}
+	if err := h.Encode(pkt); err != nil {
+		t.Fatal(err)
+	}
+	(&wire.NICInfo{Flags: wire.NICMetered}).Encode(pkt[wire.HeaderLen:])
+	bEth0 := p.net.links[p.bAddrs[0]]
+	for range 10 {
+		if err := bEth0.Inject(pkt, p.aAddrs[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "B read the 10 forged packets", 2*time.Second, func() bool {
+		return p.b.Status().Counters.NICInfoIgnored == 10
+	})
+	for _, cs := range p.b.Status().Hosts[0].Connections {
+		if cs.RemoteMetered {
+			t.Errorf("path %s → %s marked metered by a packet on an unproven path", cs.Local, cs.RemoteAddr)
+		}
+	}
+}
+
+func TestSendAllocatesNothing(t *testing.T) {
+	p := newPolicyPairLinks(t, Policy{}, Policy{}, true)
+	// Cut the segments so the fake links' copies (test-side allocations)
+	// do not count; the paths stay in state 2 for the dead interval.
+	p.net.SetDown("s0", true)
+	p.net.SetDown("s1", true)
+	rt, bulk := ipv4Packet(1), tcpPacket(2)
+	for _, tc := range []struct {
+		name string
+		pkt  []byte
+	}{{"real-time", rt}, {"bulk", bulk}} {
+		if n := testing.AllocsPerRun(200, func() { _ = p.a.Send(vipB, tc.pkt) }); n != 0 {
+			t.Errorf("Send of a %s packet: %v allocations, want 0", tc.name, n)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"path"
+	"time"
+
+	"github.com/polylink/polylink/aggregator"
+	"github.com/polylink/polylink/classify"
+)
+
+// policyFlags are `run`'s flags for redundancy where it counts (the config
+// file takes the same names: class = ["bulk:udp:443"], metered = ["wwan*"],
+// redundancy = "realtime").
+type policyFlags struct {
+	classes, metered listFlag
+	redundancy       string
+	grace            time.Duration
+	secondCopy       string
+}
+
+func addPolicyFlags(fs *flag.FlagSet) *policyFlags {
+	pf := &policyFlags{}
+	fs.Var(&pf.classes, "class", "traffic class rule CLASS:COND[:COND…], tried in order before the defaults, e.g. bulk:udp:443 "+
+		"(conditions: tcp|udp|icmp|proto=N, PORT[-PORT], a DSCP ef|af41|cs1|dscp=N, an IPv4 prefix; repeatable)")
+	fs.Var(&pf.metered, "metered", "NIC name or glob paid for per byte, e.g. 'wwan*': bulk avoids paths over it, both ways, while another works (repeatable)")
+	fs.StringVar(&pf.redundancy, "redundancy", "realtime", "realtime: copy real-time traffic to every path, bulk on the best one; all: copy everything (the seed's behaviour)")
+	fs.DurationVar(&pf.grace, "metered-grace", 10*time.Second, "how long bulk waits, with no unmetered path working, before it takes a metered one")
+	fs.StringVar(&pf.secondCopy, "second-copy", "auto", "second copy of real-time packets while fewer paths are up than before: "+
+		"auto (20-40ms later, chosen from measurement, on a surviving path that has lost packets), always (also on a lossless one), off, or a fixed delay")
+	return pf
+}
+
+// policy validates the flags into the engine's policy.
+func (pf *policyFlags) policy() (aggregator.Policy, error) {
+	var p aggregator.Policy
+	rules, err := classify.ParseRules(pf.classes)
+	if err != nil {
+		return p, usagef("run: --class: %v", err)
+	}
+	p.Classifier = classify.New(rules)
+	switch pf.redundancy {
+	case "realtime":
+	case "all":
+		p.CopyAll = true
+	default:
+		return p, usagef("run: --redundancy %q: want realtime or all", pf.redundancy)
+	}
+	for _, g := range pf.metered {
+		if _, err := path.Match(g, ""); err != nil {
+			return p, usagef("run: --metered %q: not a valid glob", g)
+		}
+	}
+	p.Metered = pf.metered
+	if pf.grace < 0 || pf.grace > time.Hour {
+		return p, usagef("run: --metered-grace %v: want 0 to 1h", pf.grace)
+	}
+	p.MeteredGrace = pf.grace
+	if pf.grace == 0 {
+		p.MeteredGrace = -1 // at once
+	}
+	switch pf.secondCopy {
+	case "auto":
+	case "always":
+		p.SecondCopyLossless = true
+	case "off":
+		p.SecondCopy = -1
+	default:
+		d, err := time.ParseDuration(pf.secondCopy)
+		if err != nil || d < time.Millisecond || d > 100*time.Millisecond {
+			return p, usagef("run: --second-copy %q: want auto, always, off, or a delay from 1ms to 100ms", pf.secondCopy)
+		}
+		p.SecondCopy = d
+	}
+	return p, nil
+}
