@@ -34,6 +34,16 @@ func (c Class) String() string {
 // MarshalText renders the class by name (status --json).
 func (c Class) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
+// UnmarshalText reads a class by name, as MarshalText writes it.
+func (c *Class) UnmarshalText(b []byte) error {
+	v, err := ParseClass(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
 // ParseClass reads "realtime" or "bulk".
 func ParseClass(s string) (Class, error) {
 	switch strings.ToLower(s) {

@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,23 @@ func TestParseRuleErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: error %v, want one line containing %q", tt.in, err, tt.want)
 		}
+	}
+}
+
+func TestClassJSONRoundTrip(t *testing.T) {
+	for _, c := range []Class{RealTime, Bulk} {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Class
+		if err := json.Unmarshal(b, &back); err != nil || back != c {
+			t.Errorf("%s: %s reads back as %v (%v)", c, b, back, err)
+		}
+	}
+	var c Class
+	if err := json.Unmarshal([]byte(`"fast"`), &c); err == nil {
+		t.Error(`"fast" read as a class`)
 	}
 }
 
