@@ -31,18 +31,31 @@ func addPolicyFlags(fs *flag.FlagSet) *policyFlags {
 	return pf
 }
 
-// policy validates the flags into the engine's policy.
-func (pf *policyFlags) policy() (aggregator.Policy, error) {
-	var p aggregator.Policy
+// policySpec is the validated policy settings: plain values, so a reload
+// can compare two of them, and the engine's Policy is built from it.
+type policySpec struct {
+	rules      []string
+	copyAll    bool
+	metered    []string
+	grace      time.Duration // negative: at once
+	secondCopy time.Duration // 0 measured, negative off
+	lossless   bool
+}
+
+// policy validates the flags.
+func (pf *policyFlags) policy() (policySpec, error) {
+	var p policySpec
 	rules, err := classify.ParseRules(pf.classes)
 	if err != nil {
 		return p, usagef("run: --class: %v", err)
 	}
-	p.Classifier = classify.New(rules)
+	for _, r := range rules {
+		p.rules = append(p.rules, r.String())
+	}
 	switch pf.redundancy {
 	case "realtime":
 	case "all":
-		p.CopyAll = true
+		p.copyAll = true
 	default:
 		return p, usagef("run: --redundancy %q: want realtime or all", pf.redundancy)
 	}
@@ -51,26 +64,33 @@ func (pf *policyFlags) policy() (aggregator.Policy, error) {
 			return p, usagef("run: --metered %q: not a valid glob", g)
 		}
 	}
-	p.Metered = pf.metered
+	p.metered = pf.metered
 	if pf.grace < 0 || pf.grace > time.Hour {
 		return p, usagef("run: --metered-grace %v: want 0 to 1h", pf.grace)
 	}
-	p.MeteredGrace = pf.grace
+	p.grace = pf.grace
 	if pf.grace == 0 {
-		p.MeteredGrace = -1 // at once
+		p.grace = -1 // at once
 	}
 	switch pf.secondCopy {
 	case "auto":
 	case "always":
-		p.SecondCopyLossless = true
+		p.lossless = true
 	case "off":
-		p.SecondCopy = -1
+		p.secondCopy = -1
 	default:
 		d, err := time.ParseDuration(pf.secondCopy)
 		if err != nil || d < time.Millisecond || d > 100*time.Millisecond {
 			return p, usagef("run: --second-copy %q: want auto, always, off, or a delay from 1ms to 100ms", pf.secondCopy)
 		}
-		p.SecondCopy = d
+		p.secondCopy = d
 	}
 	return p, nil
+}
+
+// engine is the aggregator's Policy for these settings.
+func (p policySpec) engine() aggregator.Policy {
+	rules, _ := classify.ParseRules(p.rules) // validated by policy()
+	return aggregator.Policy{Classifier: classify.New(rules), CopyAll: p.copyAll, Metered: p.metered,
+		MeteredGrace: p.grace, SecondCopy: p.secondCopy, SecondCopyLossless: p.lossless}
 }

@@ -20,7 +20,7 @@ second-copy = "30ms"
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol := c.policy
+	pol := c.policy.engine()
 	var rules []string
 	for _, r := range pol.Classifier.Rules() {
 		rules = append(rules, r.String())

@@ -43,7 +43,7 @@ type runConfig struct {
 	metrics   string   // ADDR:PORT of the Prometheus exporter, "" for none
 	config    string   // the --config file, "" for none
 	args      []string // the command line, read again on reload
-	policy    aggregator.Policy
+	policy    policySpec
 }
 
 // parseRunFlags reads run's flags and, with --config, its config file.
@@ -227,7 +227,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		HostTimeout: cfg.hostTTL, MaxHosts: cfg.maxHosts, MaxRemotesPerHost: cfg.maxNICs, Logger: log.Named("bundle"),
 		Deliver:    func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
 		AcceptHost: func(vip netip.Addr) bool { return rt.AcceptHost(vip) },
-		Policy:     cfg.policy,
+		Policy:     cfg.policy.engine(),
 	})
 	if err != nil {
 		return fmt.Errorf("run: %w", err)

@@ -68,13 +68,13 @@ func TestRunFlagsDefaults(t *testing.T) {
 		t.Fatalf("router with a route: %+v, %v", c, err)
 	}
 	c, err = parseRunFlags([]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3"})
-	if err != nil || c.policy.CopyAll || c.policy.SecondCopy != 0 || len(c.policy.Metered) != 0 || c.policy.MeteredGrace != 10*time.Second {
+	if pol := c.policy.engine(); err != nil || pol.CopyAll || pol.SecondCopy != 0 || len(pol.Metered) != 0 || pol.MeteredGrace != 10*time.Second {
 		t.Fatalf("policy defaults: %+v, %v", c.policy, err)
 	}
 	c, err = parseRunFlags([]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--redundancy", "all",
 		"--metered", "wwan*", "--metered", "eth1", "--class", "bulk:udp:443", "--second-copy", "off", "--metered-grace", "0s"})
-	if err != nil || !c.policy.CopyAll || c.policy.SecondCopy >= 0 || len(c.policy.Metered) != 2 || c.policy.MeteredGrace >= 0 ||
-		len(c.policy.Classifier.Rules()) != 1 {
+	if pol := c.policy.engine(); err != nil || !pol.CopyAll || pol.SecondCopy >= 0 || len(pol.Metered) != 2 || pol.MeteredGrace >= 0 ||
+		len(pol.Classifier.Rules()) != 1 {
 		t.Fatalf("policy flags: %+v, %v", c.policy, err)
 	}
 }
