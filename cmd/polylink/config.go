@@ -308,6 +308,12 @@ func checkConfigCommand(args []string) error {
 	if c.relay {
 		role = "router node, " + role
 	}
+	if c.exit {
+		role += ", exit"
+	}
+	if len(c.routes) > 0 {
+		role += fmt.Sprintf(", routes: %d", len(c.routes))
+	}
 	fmt.Printf("%s: ok (tun %s, vip %s, %s)\n", args[0], c.tun, c.vip, role)
 	return nil
 }
