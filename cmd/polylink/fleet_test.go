@@ -178,6 +178,20 @@ func TestFleet100(t *testing.T) {
 
 	time.Sleep(2 * time.Second)
 	cpuIdle, rssIdle := cpuShare(pid, 5, 3*time.Second), procRSS(t, pid)
+	// The hosts' own cost, for scale: all their daemons over 5 s.
+	var hostPIDs []int
+	for _, nd := range nodes {
+		hostPIDs = append(hostPIDs, nd.status().PID)
+	}
+	hostsCPU := func() (s float64) {
+		for _, p := range hostPIDs {
+			s += cpuSeconds(p)
+		}
+		return s
+	}
+	h0, t0 := hostsCPU(), time.Now()
+	time.Sleep(5 * time.Second)
+	hostsShare := (hostsCPU() - h0) / time.Since(t0).Seconds()
 
 	// The stream's two hosts' links lose 5 % of the tunnel packets each
 	// way, independently, in the hub's bridges (nftables numgen: no netem
@@ -229,6 +243,7 @@ func TestFleet100(t *testing.T) {
 	mb := func(b float64) float64 { return b / (1 << 20) }
 	t.Logf("router with %d hosts: CPU %.2f %% of a core idle (alone %.2f %%: %.1f µs/s per host), %.2f %% during the stream; RSS %.1f MB (alone %.1f MB: %.1f KB per host), %.1f MB during the stream",
 		n, 100*cpuIdle, 100*cpu0, 1e6*(cpuIdle-cpu0)/float64(n), 100*cpuStream, mb(rssIdle), mb(rss0), (rssIdle-rss0)/1024/float64(n), mb(rssStream))
+	t.Logf("the %d host daemons idle: %.2f %% of a core in all, %.3f %% each", n, 100*hostsShare, 100*hostsShare/float64(n))
 	t.Logf("stream host 0 → host 1 (%d packet/s, %v), each of their links losing %.1f %% each way: sent %d lost %d (%.3f %%; duplication limit ≈ %.3f %%, a single path ≈ %.1f %%) duplicates %d p50 %.3f ms p99 %.3f ms; %d of %d hosts joined at the end",
 		fleetStreamRate, fleetStreamFor, 100*p, r.Sent, r.Lost, 100*r.LossRatio, 100*expected, 100*(1-(1-p)*(1-p)), r.Duplicates, r.Latency.P50, r.Latency.P99, joined, n)
 	if r.Sent == 0 || r.Duplicates != 0 || r.LossRatio > bound {
