@@ -13,8 +13,8 @@ import (
 
 // Kernel routes for --route: the kernel must send a routed prefix into the
 // TUN before the router can pick its next-hop host. They live in a routing
-// table of this TUN's own, reached through two policy rules, so that even
-// 0.0.0.0/0 never replaces the node's own default route:
+// table of this TUN's own, reached through policy rules in front of main's,
+// so that even 0.0.0.0/0 never replaces the node's own default route:
 //
 //	32759: from NIC_ADDR lookup main                       per uplink address: the underlay stays on its NIC
 //	32760: from all lookup main suppress_prefixlength 0   main's specific routes (LANs, the underlay) win
@@ -31,8 +31,8 @@ import (
 // address, and keeps an application that binds to a NIC's address (a
 // WebRTC host candidate) on that NIC.
 
-// Priorities of the two rules, just below main's 32766 and clear of
-// wg-quick's 32764/32765.
+// Priorities of the rules, below main's 32766 and clear of wg-quick's
+// 32764/32765.
 const (
 	rulePrioUplink   = 32759
 	rulePrioSuppress = 32760
