@@ -71,7 +71,9 @@ type IPv4Info struct {
 // (the kernel did for packets read from a TUN). It never allocates.
 func ParseIPv4(pkt []byte) (h IPv4Info, ok bool) {
 	headerLen := ipv4.HeaderLen(pkt)
-	if headerLen == 0 {
+	if headerLen == 0 || len(pkt) < ipv4MinHeaderLen {
+		// (HeaderLen checked the length already; saying it again here
+		// lets the compiler drop the bounds checks below.)
 		return IPv4Info{}, false
 	}
 	totalLen := ipv4.TotalLen(pkt)

@@ -1,5 +1,5 @@
 // floor-relay: the least a userspace IP-in-IP relay can do per packet, as a
-// yardstick for polylink's CPU cost (scripts/cpu-per-packet.sh --floor).
+// yardstick for polylink's CPU cost (scripts/compare-relays.sh).
 //
 // One thread reads the TUN and sends a copy to every peer over one raw
 // socket; another receives, keeps the copies from the first peer only (the

@@ -3,7 +3,7 @@
 // IP-in-IP socket, keep the first peer's copies), but with non-blocking
 // descriptors on Go's poller and GOMAXPROCS=1, as polylink runs. Beside
 // the C relay it shows what the Go runtime itself adds per packet
-// (scripts/cpu-per-packet.sh --floor-go).
+// (scripts/compare-relays.sh).
 //
 // usage: floor-relay-go TUN PEER [PEER]   (the TUN is created; address it after)
 package main
