@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"net/netip"
 	"testing"
 )
 
@@ -87,12 +88,12 @@ func TestTransportHeaderRoundTrip(t *testing.T) {
 }
 
 func TestProbeV2(t *testing.T) {
-	p := ProbeV2{Reply: true, State: 2, SrcPath: 3, DstPath: 4, Seq: 5, SendTime: 6}
+	p := ProbeV2{Reply: true, State: 2, SrcPath: 3, DstPath: 4, Seq: 5, SendTime: 6, Host: netip.MustParseAddr("198.19.0.7")}
 	b := make([]byte, ProbeV2Len)
 	if err := p.Encode(b); err != nil {
 		t.Fatal(err)
 	}
-	want := "01020000" + "00000003" + "00000004" + "00000005" + "0000000000000006"
+	want := "01020000" + "00000003" + "00000004" + "00000005" + "0000000000000006" + "c6130007"
 	if hex.EncodeToString(b) != want {
 		t.Fatalf("encoded %x", b)
 	}

@@ -1,9 +1,12 @@
 package wire
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // ProbeV2Len is the plaintext length of a version 2 probe body.
-const ProbeV2Len = 24
+const ProbeV2Len = 28
 
 // ProbeV2 is the body of a keyed probe or probe reply. It travels sealed
 // (inside a MsgProbe), one probe per path, so the path's identity and state
@@ -22,10 +25,14 @@ const ProbeV2Len = 24
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //	|         SendTime: sender's monotonic clock, ns (64)           |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|      Host: the sender's virtual (IPv4) address                |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
 // Flags bit 0 is Reply (the body echoes a probe's Seq and SendTime); the
 // other bits must be zero. State is the sender's 3-state handshake of the
-// path, 0..MaxState.
+// path, 0..MaxState. Host is the sender's virtual address: a data message
+// carries no host field, so the receiver learns which host a key speaks for
+// from its sealed probes (and checks the key covers it).
 type ProbeV2 struct {
 	Reply    bool
 	State    uint8
@@ -33,6 +40,7 @@ type ProbeV2 struct {
 	DstPath  uint32
 	Seq      uint32
 	SendTime uint64
+	Host     netip.Addr // IPv4; the zero value encodes as 0.0.0.0
 }
 
 const probeReplyFlag = 1
@@ -55,6 +63,11 @@ func (p *ProbeV2) Encode(b []byte) error {
 	binary.BigEndian.PutUint32(b[8:], p.DstPath)
 	binary.BigEndian.PutUint32(b[12:], p.Seq)
 	binary.BigEndian.PutUint64(b[16:], p.SendTime)
+	var host [4]byte
+	if p.Host.Is4() {
+		host = p.Host.As4()
+	}
+	copy(b[24:28], host[:])
 	return nil
 }
 
@@ -78,6 +91,7 @@ func DecodeProbeV2(b []byte, p *ProbeV2) error {
 		DstPath:  binary.BigEndian.Uint32(b[8:]),
 		Seq:      binary.BigEndian.Uint32(b[12:]),
 		SendTime: binary.BigEndian.Uint64(b[16:]),
+		Host:     netip.AddrFrom4([4]byte(b[24:28])),
 	}
 	return nil
 }
