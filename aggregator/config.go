@@ -40,6 +40,8 @@ type Config struct {
 	// the engine learns it (the router refuses addresses that are no host of
 	// the virtual network, and counts them). It must be fast and lock-free.
 	AcceptHost func(vip netip.Addr) bool
+	// Keyed, when set, makes this a keyed node: wire v2 only (keyed.go).
+	Keyed *Keyed
 	// Logger receives operator events; nil means no logging.
 	Logger *zap.Logger
 	// Policy says which packets are copied where (policy.go).

@@ -22,8 +22,9 @@ type Engine struct {
 	cfg   Config
 	dead  int64 // the dead interval in ns
 	log   *zap.Logger
-	logOn bool       // log writes something: events are queued for logLoop
-	logq  chan event // see note
+	logOn bool        // log writes something: events are queued for logLoop
+	logq  chan event  // see note
+	keyed *keyedState // nil: keyless (wire v1)
 	epoch uint32
 	start time.Time
 	dedup *dedup.Table
@@ -105,6 +106,9 @@ func New(cfg Config) (*Engine, error) {
 	e.retick = make(chan time.Duration, 1)
 	for _, p := range cfg.Peers {
 		e.peers[p] = true
+	}
+	if cfg.Keyed != nil {
+		e.keyed = newKeyedState(cfg.Keyed, cfg.ProbeInterval)
 	}
 	if e.logOn {
 		go e.logLoop()

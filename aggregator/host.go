@@ -11,7 +11,8 @@ import (
 // by Engine.mu; counters are atomic.
 type host struct {
 	vip     netip.Addr
-	gateway bool // met through a configured peer address
+	gateway bool       // met through a configured peer address
+	kp      *keyedPeer // keyed mode: the key this host speaks with; immutable
 	remotes map[remoteKey]*remoteNIC
 	conns   []*conn
 

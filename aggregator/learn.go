@@ -70,7 +70,12 @@ func (e *Engine) learnHost(vip, src netip.Addr, now int64) *host {
 	if len(e.hosts) >= e.cfg.MaxHosts && !e.evictForNewHost(now) {
 		return nil
 	}
-	h := &host{vip: vip, gateway: viaPeer, remotes: map[remoteKey]*remoteNIC{}}
+	return e.addHostLocked(vip, viaPeer, now)
+}
+
+// addHostLocked adds host vip to the table. Called with e.mu write-locked.
+func (e *Engine) addHostLocked(vip netip.Addr, gateway bool, now int64) *host {
+	h := &host{vip: vip, gateway: gateway, remotes: map[remoteKey]*remoteNIC{}}
 	h.nextID.Store(randomUint32() % 8192)
 	h.lastRx.Store(now)
 	e.hosts[vip] = h

@@ -79,6 +79,10 @@ func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, erro
 // connection the packet came from (see handshake.go).
 func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
 	e.stats.rxPackets.Add(1)
+	if e.keyed != nil {
+		e.handleKeyed(ll, src, pkt)
+		return
+	}
 	var h wire.Header
 	body, err := wire.Decode(pkt, &h)
 	if err != nil {

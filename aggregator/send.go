@@ -18,7 +18,7 @@ const MaxPacket = bufSize - wire.HeaderLen
 // packetBuf is a transmit buffer. A queued txItem owns its buffer: the
 // writer returns it to the pool after the write. Duplication copies the
 // packet into one buffer per connection, so no buffer has two owners.
-type packetBuf [bufSize]byte
+type packetBuf [bufSize + wire.TagLen]byte // keyed mode appends a tag
 
 var bufPool = sync.Pool{New: func() any { return new(packetBuf) }}
 
@@ -39,6 +39,9 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 	if len(pkt) > MaxPacket {
 		e.stats.oversize.Add(1)
 		return errOversize
+	}
+	if e.keyed != nil {
+		return e.sendKeyed(vip, pkt)
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -93,7 +96,7 @@ func (e *Engine) build(h wire.Header, body []byte) (*packetBuf, int, bool) {
 		bufPool.Put(b)
 		return nil, 0, false
 	}
-	return b, wire.HeaderLen + copy(b[wire.HeaderLen:], body), true
+	return b, wire.HeaderLen + copy(b[wire.HeaderLen:bufSize], body), true
 }
 
 // enqueueBuf sends or queues the bundle packet b[:n] on ll; it takes b.

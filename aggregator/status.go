@@ -23,6 +23,9 @@ type Status struct {
 	Malformed       map[string]int `json:"malformed_by_reason"`
 	Policy          PolicyStatus   `json:"policy"`
 	Flows           []FlowStatus   `json:"flows"`
+	// Mode is "keyed" or "unauthenticated" (keyless, wire v1).
+	Mode  string      `json:"mode"`
+	Keyed KeyedStatus `json:"keyed"`
 }
 
 // LocalStatus is one local NIC the engine uses.
@@ -69,6 +72,12 @@ type HostStatus struct {
 	SecondCopies      uint64  `json:"second_copies"`
 	BulkPath          string  `json:"bulk_path"`
 	BulkNoPath        uint64  `json:"bulk_no_path"`
+	// Keyed: a keypair with this host seals now; PublicKey its key (short
+	// form, "" when keyless); LastHandshakeS seconds since the last
+	// handshake, -1 for never or keyless.
+	Keyed          bool    `json:"keyed"`
+	PublicKey      string  `json:"public_key,omitempty"`
+	LastHandshakeS float64 `json:"last_handshake_s"`
 }
 
 // RemoteStatus is one NIC of a remote host.
@@ -196,6 +205,7 @@ func (e *Engine) Status() Status {
 	e.policyCounterStatus(&s.Counters)
 	s.Policy = e.policyStatus()
 	s.Flows = e.flowStatus(now)
+	e.keyedStatus(&s)
 	for i := range e.stats.malformed {
 		if n := e.stats.malformed[i].Load(); n > 0 {
 			s.Malformed[wire.Error(i).Error()] = int(n)
@@ -254,6 +264,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 	if peak := max(h.rate.tx, h.rate.rx); peak > wire.IDSpace {
 		hs.MaxSkewMs = idSkewMs(peak)
 	}
+	keyedHostStatus(h, &hs)
 	slices.SortFunc(hs.Connections, func(a, b ConnStatus) int {
 		return cmp.Or(cmp.Compare(a.LocalIndex, b.LocalIndex), cmp.Compare(a.RemoteIndex, b.RemoteIndex))
 	})

@@ -62,6 +62,9 @@ func (e *Engine) onProbeTick() {
 		}
 		e.onPolicyTick(h, now)
 	}
+	if e.keyed != nil {
+		e.keyedTick(now)
+	}
 	if e.discoverDue(now) {
 		e.discoverLocked(now, nil)
 	}
@@ -115,6 +118,10 @@ func (e *Engine) probeNow(ll *localLink) {
 
 // probe sends a probe on c. Called with e.mu read-locked.
 func (e *Engine) probe(c *conn, now int64) {
+	if e.keyed != nil {
+		e.sealProbe(c, &wire.ProbeV2{Seq: c.probes.next(now), SendTime: uint64(now)}, now)
+		return
+	}
 	var body [wire.ProbeLen]byte
 	p := wire.Probe{SendTime: now, Seq: c.probes.next(now), Epoch: e.epoch}
 	_ = p.Encode(body[:])
@@ -134,6 +141,10 @@ func (e *Engine) sendControl(c *conn, kind wire.Kind, body []byte, now int64) {
 // has yet, from every link (or only ll): their replies create the host.
 // Called with e.mu read-locked.
 func (e *Engine) discoverLocked(now int64, only *localLink) {
+	if e.keyed != nil {
+		e.discoverKeyed(now, only, false)
+		return
+	}
 	if len(e.peers) == 0 {
 		return
 	}
