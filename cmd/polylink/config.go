@@ -36,7 +36,7 @@ const maxConfigSize = 1 << 20
 // DESIGN.md, wave 2). A file naming one is refused with a clear message
 // rather than a bare "unknown key", and the key starts to work, with no
 // change here, the day the flag exists: flags take precedence.
-var reservedKeys = []string{"port", "key", "peer-key", "allow", "exit", "metered"}
+var reservedKeys = []string{"port", "exit", "metered"}
 
 // notInFile are flags a config file may not set.
 var notInFile = map[string]string{

@@ -19,6 +19,7 @@ func renderStatus(d *statusDoc) string {
 	}
 	fmt.Fprintf(&b, "polylink %s  %s on %s (index %d, mtu %d)  %s  up %s\n", d.Version, d.TUN.Addr, d.TUN.Name,
 		d.TUN.Index, d.TUN.MTU, role, time.Duration(d.UptimeS*float64(time.Second)).Round(time.Second))
+	renderMode(&b, d)
 	b.WriteString("local NICs:\n")
 	if len(d.Local) == 0 {
 		b.WriteString("  none usable: polylink needs an up NIC with an IPv4 address\n")
@@ -58,6 +59,7 @@ func renderHost(b *strings.Builder, h *aggregator.HostStatus) {
 		h.VIP, tag, ago(h.LastRxMs), h.TxRatePps, h.RxRatePps, 100*h.IDLimitShare, h.IDLimitPps)
 	fmt.Fprintf(b, "  path skew %.1f ms (max %.0f ms)", h.SkewMs, h.MaxSkewMs)
 	b.WriteString("\n")
+	renderHostKey(b, h)
 	if h.LateDuplicates > 0 {
 		fmt.Fprintf(b, "  warning: %d late duplicates: a path lags the fastest by more than the 500 ms window\n", h.LateDuplicates)
 	}

@@ -44,6 +44,7 @@ type runConfig struct {
 	config    string   // the --config file, "" for none
 	args      []string // the command line, read again on reload
 	policy    policySpec
+	keyed     keyedConfig
 }
 
 // parseRunFlags reads run's flags and, with --config, its config file.
@@ -60,7 +61,9 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 		c                          runConfig
 		vip                        string
 		peers, excludes, routeArgs listFlag
+		keyedFlags                 keyedArgs
 	)
+	registerKeyedFlags(fs, &keyedFlags)
 	fs.StringVar(&vip, "vip", "", "this node's virtual address and prefix, e.g. 198.19.0.2/24 (required)")
 	fs.Var(&peers, "peer", "underlay address of a node to reach (repeatable; a --router node needs none)")
 	fs.StringVar(&c.tun, "tun", "pl0", "name of the TUN device to create")
@@ -121,6 +124,9 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 		return c, err
 	}
 	c.exclude = excludes
+	if err := parseKeyed(&c, &keyedFlags, fs); err != nil {
+		return c, err
+	}
 	if c.probe < 10*time.Millisecond || c.probe > 10*time.Second {
 		return c, usagef("run: --probe %v: want between 10ms and 10s", c.probe)
 	}
@@ -204,6 +210,13 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	} else if name != "" {
 		return fmt.Errorf("run: virtual network %s overlaps an address on %s: pick another --vip", cfg.vip.Masked(), name)
 	}
+	keyed, err := buildKeyed(cfg)
+	if err != nil {
+		return err
+	}
+	if keyed == nil {
+		log.Warn("keyless mode: unauthenticated and unencrypted; anyone who can reach this node's addresses can join or inject (give --key to run keyed)")
+	}
 	var teardown []func() // run last to first
 	defer func() {
 		for i := len(teardown) - 1; i >= 0; i-- {
@@ -228,6 +241,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		Deliver:    func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
 		AcceptHost: func(vip netip.Addr) bool { return rt.AcceptHost(vip) },
 		Policy:     cfg.policy.engine(),
+		Keyed:      keyed,
 	})
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
