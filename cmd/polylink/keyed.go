@@ -85,7 +85,10 @@ func parseKeyed(c *runConfig, a *keyedArgs, fs *flag.FlagSet) error {
 	}
 	seen := map[netip.Addr]bool{}
 	for _, s := range a.allows {
-		pubS, vipS, ok := strings.Cut(s, "=")
+		// Split at the last '=': base64 keys end in '=' padding.
+		i := strings.LastIndexByte(s, '=')
+		ok := i > 0
+		pubS, vipS := s[:max(i, 0)], s[i+1:]
 		pub, err := session.ParsePublicKey(strings.TrimSpace(pubS))
 		if !ok || err != nil {
 			return usagef("run: --allow %q: want PUB=VIP, PUB a public key from 'polylink pubkey'", s)

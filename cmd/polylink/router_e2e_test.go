@@ -51,6 +51,12 @@ var (
 // fails if a namespace of it is left behind.
 func newRouterNet(t *testing.T, routerExtra ...string) *routerNet {
 	t.Helper()
+	return newRouterNetWith(t, routerExtra, nil, nil)
+}
+
+// newRouterNetWith is newRouterNet with extra flags for each host too.
+func newRouterNetWith(t *testing.T, routerExtra, vm0Extra, vm2Extra []string) *routerNet {
+	t.Helper()
 	nstest.RequireRoot(t)
 	stateDir := t.TempDir() // first: removed after everything below
 	prefix := testbed.UniqueName("pl-rt")
@@ -68,10 +74,10 @@ func newRouterNet(t *testing.T, routerExtra ...string) *routerNet {
 	rn := &routerNet{top: top, routerArgs: append([]string{"--vip", testbed.VM1.Virtual().String(), "--router",
 		"--probe", "50ms", "--host-timeout", "2s"}, routerExtra...)}
 	rn.vm1 = startNode(t, top.Host(testbed.VM1), rn.routerArgs...)
-	rn.vm0 = startNode(t, top.Host(testbed.VM0), "--vip", testbed.VM0.Virtual().String(),
-		"--peer", "198.18.0.3", "--peer", "198.18.1.3", "--probe", "50ms")
-	rn.vm2 = startNode(t, top.Host(testbed.VM2), "--vip", testbed.VM2.Virtual().String(),
-		"--peer", "198.18.2.3", "--peer", "198.18.3.3", "--probe", "50ms")
+	rn.vm0 = startNode(t, top.Host(testbed.VM0),
+		append([]string{"--vip", testbed.VM0.Virtual().String(), "--peer", "198.18.0.3", "--peer", "198.18.1.3", "--probe", "50ms"}, vm0Extra...)...)
+	rn.vm2 = startNode(t, top.Host(testbed.VM2),
+		append([]string{"--vip", testbed.VM2.Virtual().String(), "--peer", "198.18.2.3", "--peer", "198.18.3.3", "--probe", "50ms"}, vm2Extra...)...)
 	rn.waitAllUp(t, 5*time.Second)
 	t.Logf("testbed %s up and all four paths in state 2 at both ends in %v", prefix, time.Since(begin).Round(time.Millisecond))
 	return rn
