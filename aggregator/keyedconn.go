@@ -84,7 +84,15 @@ func (e *Engine) keyedHandshakeDone(kp *keyedPeer) {
 func (e *Engine) keyedTick(now int64) {
 	wall := time.Now()
 	for _, kp := range e.keyed.byKey {
-		if kp.peer.Tick(wall) {
+		due := kp.peer.Tick(wall)
+		// An initiation unanswered for the retry gap is sent again, new
+		// ephemeral and all, rather than after WireGuard's 5 s: a peer
+		// that was down for a moment (restarted) is back within a second
+		// of answering. Bounded: one per gap per peer and path.
+		if last := kp.lastInit.Load(); !due && last != 0 && now-last >= e.keyed.retry {
+			due = kp.peer.Status(wall).Handshake == "initiation-sent"
+		}
+		if due {
 			e.initiate(kp, now, nil)
 		}
 	}
