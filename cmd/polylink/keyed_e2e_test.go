@@ -347,4 +347,3 @@ func TestKeyedSpoofedCountersDuringStreamLoseNothing(t *testing.T) {
 		t.Errorf("keyless packets: %d sent, %d counted", keyless, after.Keyed.KeylessDropped-before.Keyed.KeylessDropped)
 	}
 }
-

@@ -214,9 +214,6 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	if err != nil {
 		return err
 	}
-	if keyed == nil {
-		log.Warn("keyless mode: unauthenticated and unencrypted; anyone who can reach this node's addresses can join or inject (give --key to run keyed)")
-	}
 	var teardown []func() // run last to first
 	defer func() {
 		for i := len(teardown) - 1; i >= 0; i-- {
@@ -280,6 +277,9 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	}
 
 	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links, rt: rt, kern: kern}, log.Named("reload"))
+	if keyed == nil { // once started: a start-up error stays one line
+		log.Warn("keyless mode: unauthenticated and unencrypted; anyone who can reach this node's addresses can join or inject (give --key to run keyed)")
+	}
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
 		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
 	select {
