@@ -123,3 +123,45 @@ func BenchmarkTunnelLatency(b *testing.B) {
 	b.ReportMetric((p50-bare50)/n*1000, "added_p50_us")
 	b.ReportMetric((p99-bare99)/n*1000, "added_p99_us")
 }
+
+// BenchmarkKeyedCPUPerPacket runs a keyless pair and a keyed pair side by
+// side, each streaming evenly paced 1,200-byte packets A → B at the same
+// rate at the same time, and reports each pair's daemon CPU per delivered
+// packet and their ratio (issue 13's target: keyed ≤ 1.2 × keyless):
+//
+//	go test -run '^$' -bench KeyedCPU -benchtime 1x ./cmd/polylink
+func BenchmarkKeyedCPUPerPacket(b *testing.B) {
+	for _, rate := range []float64{1_000, 10_000} {
+		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
+			keyless := newTwoNodes(b, "--probe", "100ms")
+			dir := b.TempDir()
+			ka, kb := genKey(b, dir, "a"), genKey(b, dir, "b")
+			keyed := newTwoNodesWith(b, []string{"--probe", "100ms", "--key", ka.file, "--peer-key", kb.pub},
+				[]string{"--probe", "100ms", "--key", kb.file, "--peer-key", ka.pub})
+			var plain, sealed float64
+			for i := 0; i < b.N; i++ {
+				p := stream.AudioProfile(rate, 1200, 3*time.Second)
+				f0, f1 := udpFlowB(b, keyless, 8000+2*i, p), udpFlowB(b, keyed, 8001+2*i, p)
+				f1.Name = "keyed"
+				c0, c1 := keyless.daemonCPU(), keyed.daemonCPU()
+				res, err := stream.Measure(b.Context(), []stream.Flow{f0, f1}, stream.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				d0, d1 := keyless.daemonCPU()-c0, keyed.daemonCPU()-c1
+				if res[0].Received == 0 || res[1].Received == 0 {
+					b.Fatalf("nothing delivered: keyless %d, keyed %d", res[0].Received, res[1].Received)
+				}
+				b.Logf("rate %.0f: keyless delivered %d (lost %d) at %.1f µs/packet; keyed delivered %d (lost %d) at %.1f µs/packet",
+					rate, res[0].Received, res[0].Lost, d0/float64(res[0].Received)*1e6,
+					res[1].Received, res[1].Lost, d1/float64(res[1].Received)*1e6)
+				plain += d0 / float64(res[0].Received) * 1e6
+				sealed += d1 / float64(res[1].Received) * 1e6
+			}
+			n := float64(b.N)
+			b.ReportMetric(plain/n, "keyless_us/pkt")
+			b.ReportMetric(sealed/n, "keyed_us/pkt")
+			b.ReportMetric(sealed/plain, "keyed/keyless")
+		})
+	}
+}

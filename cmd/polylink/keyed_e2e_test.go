@@ -27,7 +27,7 @@ import (
 // keyPair is a key made by `polylink genkey` and `polylink pubkey`.
 type keyPair struct{ file, pub string }
 
-func genKey(t *testing.T, dir, name string) keyPair {
+func genKey(t testing.TB, dir, name string) keyPair {
 	t.Helper()
 	bin := polylinkBinary(t)
 	priv, err := exec.Command(bin, "genkey").Output()

@@ -191,6 +191,12 @@ type twoNodes struct {
 
 func newTwoNodes(t testing.TB, extra ...string) *twoNodes {
 	t.Helper()
+	return newTwoNodesWith(t, extra, extra)
+}
+
+// newTwoNodesWith is newTwoNodes with each daemon's own extra flags.
+func newTwoNodesWith(t testing.TB, extraA, extraB []string) *twoNodes {
+	t.Helper()
 	nstest.RequireRoot(t)
 	tn := &twoNodes{a: nstest.Namespace(t, "pl-e2e-a"), b: nstest.Namespace(t, "pl-e2e-b"),
 		vipA: "198.19.90.1", vipB: "198.19.90.2",
@@ -200,9 +206,9 @@ func newTwoNodes(t testing.TB, extra ...string) *twoNodes {
 		nstest.Veth(t, tn.a, dev, tn.underlay[i][0]+"/24", tn.b, dev, tn.underlay[i][1]+"/24")
 	}
 	tn.na = startNode(t, tn.a, append([]string{"--vip", tn.vipA + "/24", "--peer", tn.underlay[0][1],
-		"--peer", tn.underlay[1][1], "--probe", "50ms"}, extra...)...)
+		"--peer", tn.underlay[1][1], "--probe", "50ms"}, extraA...)...)
 	tn.nb = startNode(t, tn.b, append([]string{"--vip", tn.vipB + "/24", "--peer", tn.underlay[0][0],
-		"--peer", tn.underlay[1][0], "--probe", "50ms"}, extra...)...)
+		"--peer", tn.underlay[1][0], "--probe", "50ms"}, extraB...)...)
 	waitFor(t, "both paths up on A", 5*time.Second, func() bool { return tn.na.upPaths(tn.vipB) == 2 })
 	waitFor(t, "both paths up on B", 5*time.Second, func() bool { return tn.nb.upPaths(tn.vipA) == 2 })
 	return tn
