@@ -80,7 +80,7 @@ const errOversize = sendError("packet larger than a bundle buffer")
 // body) in a pooled buffer and sends or queues it on ll. A link removed
 // meanwhile takes nothing.
 func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.Addr, h wire.Header, body []byte) {
-	if ll.removed.Load() {
+	if ll.removed.Load() || e.keyed != nil { // a keyed node never sends keyless (v1) packets
 		return
 	}
 	if b, n, ok := e.build(h, body); ok {
