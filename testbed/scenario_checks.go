@@ -13,6 +13,10 @@ type Check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
+	// Inconclusive marks a failed timing check measured while the machine
+	// was too loaded for it to mean anything (the emulators themselves ran
+	// late); it is reported, not counted as a failure.
+	Inconclusive bool `json:"inconclusive,omitempty"`
 }
 
 // outside is a result's sent and lost packets outside its windows (the

@@ -138,10 +138,15 @@ func (r *Run) expectChecks() []Check {
 		// late, which no tunnel can undo. Their own lateness is measured
 		// and discounted, and shown.
 		late := r.emulatorLateP99Ms()
-		cs = append(cs, Check{Name: fmt.Sprintf("p99 one-way latency ≤ %.0f ms (less the emulators' own lateness)", e.MaxP99Ms),
+		c := Check{Name: fmt.Sprintf("p99 one-way latency ≤ %.0f ms (less the emulators' own lateness)", e.MaxP99Ms),
 			OK: p.Latency.P99-late <= e.MaxP99Ms,
 			Detail: fmt.Sprintf("p99 %.1f ms (p50 %.1f, max %.1f); the emulators forwarded late by up to %.1f ms (p99)",
-				p.Latency.P99, p.Latency.P50, p.Latency.Max, late)})
+				p.Latency.P99, p.Latency.P50, p.Latency.Max, late)}
+		if !c.OK && late > overloadedLateMs {
+			c.Inconclusive = true
+			c.Detail += fmt.Sprintf(": the machine was overloaded (over %d ms), run it again on a quieter one", overloadedLateMs)
+		}
+		cs = append(cs, c)
 	}
 	for _, w := range p.Windows {
 		max, ok := e.SpanMaxLoss[w.Label]
@@ -210,6 +215,11 @@ func (r *Run) policySummary() string {
 	}
 	return b.String() + "\n"
 }
+
+// overloadedLateMs: emulators forwarding this late (p99) mean the machine
+// cannot time a latency bound; such checks are inconclusive, not failed.
+// Measured on an idle 2-core machine: 7 to 14 ms under the metered scenario.
+const overloadedLateMs = 20
 
 // emulatorLateP99Ms is the worst p99 lateness of VM0's two networks'
 // emulators toward VM1, in ms.

@@ -301,7 +301,10 @@ func testbedRun(ctx context.Context, ra testbedRunArgs) error {
 	failed := 0
 	for _, c := range checks {
 		mark := "✓"
-		if !c.OK {
+		switch {
+		case !c.OK && c.Inconclusive:
+			mark = "?" // the machine was too loaded to measure it
+		case !c.OK:
 			mark, failed = "✗", failed+1
 		}
 		fmt.Printf("  %s %s: %s\n", mark, c.Name, c.Detail)
