@@ -182,48 +182,51 @@ func sendAll(fd int, bodies [][]byte) int {
 	return sent
 }
 
-func TestKeyedReplaysAndObserverDeliverNothing(t *testing.T) {
-	kn := newKeyedRouterNet(t)
+// observed is what an observer of the router's eth0 recorded of a ping
+// with a known payload pattern and a short stream from VM0 to VM2.
+type observed struct {
+	caps []captured
+	data [][]byte // the keyed data messages from VM0's eth0
+	at   time.Time
+}
+
+var plainNeedle = []byte{0xc0, 0xff, 0xee, 0x15, 0xde, 0xad, 0xbe, 0xef}
+
+func observe(t *testing.T, kn *keyedNet, port int) observed {
+	t.Helper()
 	capFD := ipipSocket(t, kn.top.Host(testbed.VM1))
-	// A ping whose payload is a known pattern, then a short stream: the
-	// observer of the router's eth0 records all of it.
-	const pattern = "c0ffee15deadbeefc0ffee15deadbeef"
 	done := make(chan []captured, 1)
 	go func() { done <- capture(capFD, 1500*time.Millisecond, 20000) }()
-	if out, err := kn.top.Host(testbed.VM0).Run("ping", "-c", "5", "-i", "0.1", "-W", "1", "-p", pattern[:32], vipVM2); err != nil {
+	if out, err := kn.top.Host(testbed.VM0).Run("ping", "-c", "5", "-i", "0.1", "-W", "1", "-p", "c0ffee15deadbeefc0ffee15deadbeef", vipVM2); err != nil {
 		t.Fatalf("ping through the keyed router: %v\n%s", err, out)
 	}
-	wait := runStream(t, kn.vm0ToVM2(t, 6102, 800*time.Millisecond))
+	wait := runStream(t, kn.vm0ToVM2(t, port, 800*time.Millisecond))
 	o := wait()
-	caps := <-done
-	capturedAt := time.Now()
+	ob := observed{caps: <-done, at: time.Now()}
 	if r := o.Analyze(stream.Options{}); r.Sent == 0 || r.Lost != 0 {
 		t.Fatalf("stream before the replays: sent %d lost %d", r.Sent, r.Lost)
 	}
-	var data [][]byte
-	plain := 0
-	needle := []byte{0xc0, 0xff, 0xee, 0x15, 0xde, 0xad, 0xbe, 0xef}
-	for _, c := range caps {
-		if bytes.Contains(c.body, needle) {
-			plain++
-		}
+	for _, c := range ob.caps {
 		if c.src == vm0Eth0 && isV2Data(c.body) {
-			data = append(data, c.body)
+			ob.data = append(ob.data, c.body)
 		}
 	}
-	t.Logf("observer at the router captured %d packets, %d keyed data messages from VM0's eth0", len(caps), len(data))
-	if plain != 0 {
-		t.Errorf("%d captured packets contain the ping's plaintext pattern", plain)
+	t.Logf("observer at the router captured %d packets, %d keyed data messages from VM0's eth0", len(ob.caps), len(ob.data))
+	if len(ob.data) < 100 {
+		t.Fatalf("captured only %d data messages", len(ob.data))
 	}
-	if len(data) < 100 {
-		t.Fatalf("captured only %d data messages", len(data))
-	}
+	return ob
+}
 
+// replay sends the captured data messages again, byte for byte from VM0's
+// address, at each delay after the capture, and checks none is delivered.
+func (ob observed) replay(t *testing.T, kn *keyedNet, delays ...time.Duration) {
+	t.Helper()
 	replayFD := ipipSocket(t, kn.top.Host(testbed.VM0))
-	for _, at := range []time.Duration{time.Second, 6 * time.Second} {
-		time.Sleep(time.Until(capturedAt.Add(at)))
+	for _, at := range delays {
+		time.Sleep(time.Until(ob.at.Add(at)))
 		before, before2 := kn.vm1.status(), kn.vm2.status()
-		sent := sendAll(replayFD, data)
+		sent := sendAll(replayFD, ob.data)
 		var after = kn.vm1.status()
 		waitFor(t, "the router to count the replays", 3*time.Second, func() bool {
 			after = kn.vm1.status()
@@ -240,6 +243,22 @@ func TestKeyedReplaysAndObserverDeliverNothing(t *testing.T) {
 			t.Errorf("replay at +%v: VM2 delivered %d packets", at, d)
 		}
 	}
+}
+
+func TestKeyedReplaysAndObserverDeliverNothing(t *testing.T) {
+	kn := newKeyedRouterNet(t)
+	ob := observe(t, kn, 6102)
+	caps := ob.caps
+	plain := 0
+	for _, c := range caps {
+		if bytes.Contains(c.body, plainNeedle) {
+			plain++
+		}
+	}
+	if plain != 0 {
+		t.Errorf("%d captured packets contain the ping's plaintext pattern", plain)
+	}
+	ob.replay(t, kn, time.Second, 6*time.Second)
 
 	// The observer, from an address of its own on the path, sends what it
 	// captured: no path to it appears, and it receives nothing.
@@ -346,4 +365,11 @@ func TestKeyedSpoofedCountersDuringStreamLoseNothing(t *testing.T) {
 	if after.Keyed.KeylessDropped-before.Keyed.KeylessDropped < uint64(keyless)*9/10 {
 		t.Errorf("keyless packets: %d sent, %d counted", keyless, after.Keyed.KeylessDropped-before.Keyed.KeylessDropped)
 	}
+}
+
+// TestKeyedReplayAfterAMinute replays captured data a minute later (the
+// keyless seed's ID window forgot after 500 ms): none delivered.
+func TestKeyedReplayAfterAMinute(t *testing.T) {
+	kn := newKeyedRouterNet(t)
+	observe(t, kn, 6107).replay(t, kn, time.Minute)
 }
