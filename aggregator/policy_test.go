@@ -302,3 +302,22 @@ func TestSendAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestSecondCopyDelayFromMeasurement(t *testing.T) {
+	ms := int64(time.Millisecond)
+	for i, c := range []struct {
+		srtt, jitter int64
+		want         time.Duration
+	}{
+		{40 * ms, 0, 20 * time.Millisecond},        // a quiet Wi-Fi: past a short loss burst
+		{90 * ms, 2 * ms, 28 * time.Millisecond},   // LTE: 20 ms + 4 × jitter
+		{90 * ms, 10 * ms, 40 * time.Millisecond},  // a jittery path: capped at 40 ms
+		{150 * ms, 10 * ms, 25 * time.Millisecond}, // 75 ms one way: one-way + delay stays ≤ 100 ms
+		{250 * ms, 0, 5 * time.Millisecond},        // a slow satellite-like path: the least delay
+		{0, 0, 20 * time.Millisecond},              // no sample yet
+	} {
+		if got := secondCopyDelay(probeView{srtt: c.srtt, jitter: c.jitter}); got != c.want {
+			t.Errorf("case %d: srtt %v jitter %v: delay %v, want %v", i, time.Duration(c.srtt), time.Duration(c.jitter), got, c.want)
+		}
+	}
+}
