@@ -1,7 +1,6 @@
 package aggregator
 
 import (
-	"net/netip"
 	"testing"
 
 	"github.com/polylink/polylink/wire"
@@ -13,7 +12,7 @@ func TestZeroAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own")
 	}
-	d := newDriven(t, Config{Peers: []netip.Addr{nicB0}})
+	d := newDriven(t, Config{Peers: raw(nicB0)})
 	d.prove(t, vipB, 20, nicB0)
 	pkt := ipv4Packet(1)
 	var id uint16

@@ -9,7 +9,7 @@ import (
 // batchFake is a FakeLink that reads in batches, as linkmon's sockets do.
 type batchFake struct{ *FakeLink }
 
-func (b batchFake) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, error) {
+func (b batchFake) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
 	pkt, src, err := b.ReadFrom(bufs[0])
 	if err != nil {
 		return 0, err
@@ -37,12 +37,12 @@ func TestBatchReadingDeliversEveryPacketOnce(t *testing.T) {
 	sa, sb := newSink(), newSink()
 	aAddrs := []netip.Addr{addr("198.18.0.2"), addr("198.18.1.2")}
 	bAddrs := []netip.Addr{addr("198.18.0.3"), addr("198.18.1.3")}
-	a, err := New(Config{VIP: vipA, Peers: bAddrs, ProbeInterval: 20 * time.Millisecond, DeadInterval: time.Second, Deliver: sa.deliver})
+	a, err := New(Config{VIP: vipA, Peers: raw(bAddrs...), ProbeInterval: 20 * time.Millisecond, DeadInterval: time.Second, Deliver: sa.deliver})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	b, err := New(Config{VIP: vipB, Peers: aAddrs, ProbeInterval: 20 * time.Millisecond, DeadInterval: time.Second, Deliver: sb.deliver})
+	b, err := New(Config{VIP: vipB, Peers: raw(aAddrs...), ProbeInterval: 20 * time.Millisecond, DeadInterval: time.Second, Deliver: sb.deliver})
 	if err != nil {
 		t.Fatal(err)
 	}

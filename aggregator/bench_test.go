@@ -1,7 +1,6 @@
 package aggregator
 
 import (
-	"net/netip"
 	"testing"
 
 	"github.com/polylink/polylink/wire"
@@ -10,7 +9,7 @@ import (
 // BenchmarkSend is Engine.Send onto one proven path whose link writes at
 // once (the direct path): ID, header, pooled copy, write.
 func BenchmarkSend(b *testing.B) {
-	d := newDriven(b, Config{Peers: []netip.Addr{nicB0}})
+	d := newDriven(b, Config{Peers: raw(nicB0)})
 	d.prove(b, vipB, 20, nicB0)
 	pkt := ipv4Packet(1)
 	b.ReportAllocs()
@@ -23,7 +22,7 @@ func BenchmarkSend(b *testing.B) {
 // BenchmarkReceiveData is one first copy through the receive path: decode,
 // connection lookup, duplicate filter, Deliver.
 func BenchmarkReceiveData(b *testing.B) {
-	d := newDriven(b, Config{Peers: []netip.Addr{nicB0}})
+	d := newDriven(b, Config{Peers: raw(nicB0)})
 	d.prove(b, vipB, 20, nicB0)
 	data := dataFrom(b, vipB, 20, 0)
 	var id uint16

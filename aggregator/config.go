@@ -14,7 +14,7 @@ type Config struct {
 	VIP netip.Addr
 	// Peers are underlay addresses of nodes to reach. The hosts met through
 	// them are trusted without --router and serve as the default gateway.
-	Peers []netip.Addr
+	Peers []netip.AddrPort
 	// Router accepts hosts that were not reached through Peers.
 	Router bool
 	// ProbeInterval is how often each connection is probed (default 100 ms).

@@ -45,19 +45,22 @@ func (s connState) String() string {
 // remoteKey names a remote host's NIC: its ifindex and underlay address.
 type remoteKey struct {
 	index uint32
-	addr  netip.Addr
+	addr  netip.AddrPort
 }
 
 // remoteNIC is one NIC of a remote host, learned from its packets.
 type remoteNIC struct {
 	index  uint32
-	addr   netip.Addr
+	addr   netip.AddrPort // the endpoint its packets come from (port 0: raw IP-in-IP)
 	lastRx atomic.Int64
 	proven atomic.Bool // a connection to it got a reply to our probe
 	// meteredUntil: the host said this NIC is metered, valid until then
 	// (engine clock); see onNICInfo.
 	meteredUntil atomic.Int64
 }
+
+// kind is the kind of link that reaches the endpoint.
+func (r *remoteNIC) kind() Kind { return KindOf(r.addr) }
 
 // conn is one path: a local link × a remote NIC. Its state and counters are
 // atomics written by the link's reader and writer goroutines and the timer;

@@ -28,11 +28,11 @@ type Engine struct {
 	epoch uint32
 	start time.Time
 	dedup *dedup.Table
-	peers map[netip.Addr]bool // configured underlay addresses
+	peers map[netip.AddrPort]bool // guarded by mu: configured underlay endpoints (port 0: raw IP-in-IP); see SetPeers
 
 	mu    sync.RWMutex
-	links map[int]*localLink   // guarded by mu
-	hosts map[netip.Addr]*host // guarded by mu
+	links map[linkKey]*localLink // guarded by mu
+	hosts map[netip.Addr]*host   // guarded by mu
 	stats counters
 
 	closed  bool                       // guarded by mu: set by Close; later links are refused
@@ -59,6 +59,7 @@ type Engine struct {
 // swapped (the NIC changed address) without losing its connections.
 type localLink struct {
 	index int
+	kind  Kind
 	name  string // guarded by Engine.mu
 	cur   atomic.Pointer[linkHolder]
 	// queue is never closed, so a sender that raced with removal cannot
@@ -93,8 +94,8 @@ func New(cfg Config) (*Engine, error) {
 		epoch: randomUint32(),
 		start: time.Now(),
 		dedup: dedup.NewTable(cfg.MaxHosts),
-		peers: map[netip.Addr]bool{},
-		links: map[int]*localLink{},
+		peers: map[netip.AddrPort]bool{},
+		links: map[linkKey]*localLink{},
 		hosts: map[netip.Addr]*host{},
 		done:  make(chan struct{}),
 		logOn: logEnabled(cfg.Logger),
@@ -147,19 +148,22 @@ func (e *Engine) AddLink(l Link) {
 		closeLink(l)
 		return
 	}
-	ll := e.links[l.Index()]
+	key := linkKey{l.Index(), KindOf(l.Local())}
+	ll := e.links[key]
 	var old Link
 	if ll != nil {
 		old = ll.current()
 		ll.cur.Store(&linkHolder{l})
 		ll.name = l.Name()
 	} else {
-		ll = &localLink{index: l.Index(), name: l.Name(), queue: make(chan txItem, e.cfg.QueueLen), done: make(chan struct{})}
+		ll = &localLink{index: key.index, kind: key.kind, name: l.Name(), queue: make(chan txItem, e.cfg.QueueLen), done: make(chan struct{})}
 		ll.cur.Store(&linkHolder{l})
-		e.links[ll.index] = ll
+		e.links[key] = ll
 		for _, h := range e.hosts {
 			for _, r := range h.remotes {
-				h.conns = append(h.conns, &conn{host: h, link: ll, remote: r})
+				if r.kind() == ll.kind {
+					h.conns = append(h.conns, &conn{host: h, link: ll, remote: r})
+				}
 			}
 		}
 		e.wg.Add(1)
@@ -172,20 +176,28 @@ func (e *Engine) AddLink(l Link) {
 	if old != nil {
 		closeLink(old)
 	}
-	e.note(event{kind: evLinkAdded, link: l.Name(), index: l.Index(), remote: l.Addr()})
+	e.note(event{kind: evLinkAdded, link: l.Name(), index: l.Index(), remote: l.Local()})
 	e.probeNow(ll)
 }
 
-// RemoveLink stops using the link with this index, drops its connections
-// and closes its Link.
+// RemoveLink stops using every link of the NIC with this index.
 func (e *Engine) RemoveLink(index int) {
+	for _, k := range []Kind{KindIPIP, KindUDP4, KindUDP6} {
+		e.RemoveLinkOf(index, k)
+	}
+}
+
+// RemoveLinkOf stops using the link of this NIC and kind, drops its
+// connections and closes its Link.
+func (e *Engine) RemoveLinkOf(index int, kind Kind) {
 	e.mu.Lock()
-	ll := e.links[index]
+	key := linkKey{index, kind}
+	ll := e.links[key]
 	if ll == nil {
 		e.mu.Unlock()
 		return
 	}
-	delete(e.links, index)
+	delete(e.links, key)
 	for _, h := range e.hosts {
 		h.dropConns(func(c *conn) bool { return c.link == ll })
 	}

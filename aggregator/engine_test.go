@@ -69,6 +69,18 @@ type pair struct {
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
+// raw turns addresses into raw IP-in-IP endpoints (port 0).
+func raw(addrs ...netip.Addr) []netip.AddrPort {
+	out := make([]netip.AddrPort, len(addrs))
+	for i, a := range addrs {
+		out[i] = netip.AddrPortFrom(a, 0)
+	}
+	return out
+}
+
+// ep is one raw IP-in-IP endpoint.
+func ep(a netip.Addr) netip.AddrPort { return netip.AddrPortFrom(a, 0) }
+
 // newPair builds two engines joined by two fake segments, each configured
 // with the other's addresses as peers.
 func newPair(t *testing.T) *pair { t.Helper(); return newPairWith(t, nil) }
@@ -91,7 +103,7 @@ func newPairWith(t *testing.T, tune func(*Config)) *pair {
 }
 
 func (p *pair) newEngine(t *testing.T, vip netip.Addr, peers []netip.Addr, s *sink) *Engine {
-	cfg := Config{VIP: vip, Peers: peers, ProbeInterval: p.probeEvery, Deliver: s.deliver}
+	cfg := Config{VIP: vip, Peers: raw(peers...), ProbeInterval: p.probeEvery, Deliver: s.deliver}
 	if p.tune != nil {
 		p.tune(&cfg)
 	}

@@ -39,7 +39,7 @@ type event struct {
 	link    string
 	index   int
 	host    netip.Addr
-	remote  netip.Addr
+	remote  netip.AddrPort
 	rindex  uint32
 	gateway bool
 	why     string
@@ -81,13 +81,13 @@ func (e *Engine) logLoop() {
 func (ev *event) write(log *zap.Logger) {
 	switch ev.kind {
 	case evPathUp:
-		log.Info("path up", zap.String("link", ev.link), zap.Stringer("remote", ev.remote),
+		log.Info("path up", zap.String("link", ev.link), zap.String("remote", endpointString(ev.remote)),
 			zap.Stringer("host", ev.host))
 	case evPathDown:
-		log.Info("path down", zap.String("link", ev.link), zap.Stringer("remote", ev.remote),
+		log.Info("path down", zap.String("link", ev.link), zap.String("remote", endpointString(ev.remote)),
 			zap.Stringer("host", ev.host), zap.Duration("unanswered", ev.d))
 	case evHostJoined:
-		log.Info("host joined", zap.Stringer("host", ev.host), zap.Stringer("via", ev.remote),
+		log.Info("host joined", zap.Stringer("host", ev.host), zap.String("via", endpointString(ev.remote)),
 			zap.Bool("gateway", ev.gateway))
 	case evHostLeft:
 		log.Info("host left", zap.Stringer("host", ev.host), zap.String("why", ev.why))
@@ -95,14 +95,14 @@ func (ev *event) write(log *zap.Logger) {
 		log.Info("peer restarted", zap.Stringer("host", ev.host))
 	case evRemoteForgotten:
 		log.Info("remote NIC forgotten", zap.Stringer("host", ev.host), zap.Uint32("index", ev.rindex),
-			zap.Stringer("addr", ev.remote))
+			zap.String("addr", endpointString(ev.remote)))
 	case evIDLimit:
 		log.Warn("bundle near the 13-bit ID window: copies skewed by more than max_skew_ms will be taken for new packets",
 			zap.Stringer("host", ev.host), zap.Float64("packets_per_s", ev.rate),
 			zap.Int("window_per_s", idLimit), zap.Float64("max_skew_ms", idSkewMs(ev.rate)))
 	case evLinkAdded:
 		log.Debug("link added", zap.String("link", ev.link), zap.Int("index", ev.index),
-			zap.Stringer("addr", ev.remote))
+			zap.String("addr", endpointString(ev.remote)))
 	case evLinkRemoved:
 		log.Debug("link removed", zap.String("link", ev.link), zap.Int("index", ev.index))
 	}

@@ -16,14 +16,14 @@ func TestEventsAreLoggedOffThePacketPath(t *testing.T) {
 		msg   string
 		level zapcore.Level
 	}{
-		{event{kind: evPathUp, link: "eth0", remote: nicB0, host: vipB}, "path up", zapcore.InfoLevel},
-		{event{kind: evPathDown, link: "eth0", remote: nicB0, host: vipB, d: time.Second}, "path down", zapcore.InfoLevel},
-		{event{kind: evHostJoined, host: vipB, remote: nicB0, gateway: true}, "host joined", zapcore.InfoLevel},
+		{event{kind: evPathUp, link: "eth0", remote: ep(nicB0), host: vipB}, "path up", zapcore.InfoLevel},
+		{event{kind: evPathDown, link: "eth0", remote: ep(nicB0), host: vipB, d: time.Second}, "path down", zapcore.InfoLevel},
+		{event{kind: evHostJoined, host: vipB, remote: ep(nicB0), gateway: true}, "host joined", zapcore.InfoLevel},
 		{event{kind: evHostLeft, host: vipB, why: "test"}, "host left", zapcore.InfoLevel},
 		{event{kind: evPeerRestarted, host: vipB}, "peer restarted", zapcore.InfoLevel},
-		{event{kind: evRemoteForgotten, host: vipB, rindex: 20, remote: nicB0}, "remote NIC forgotten", zapcore.InfoLevel},
+		{event{kind: evRemoteForgotten, host: vipB, rindex: 20, remote: ep(nicB0)}, "remote NIC forgotten", zapcore.InfoLevel},
 		{event{kind: evIDLimit, host: vipB, rate: 13000}, "bundle near the 13-bit ID window: copies skewed by more than max_skew_ms will be taken for new packets", zapcore.WarnLevel},
-		{event{kind: evLinkAdded, link: "eth0", index: 10, remote: nicB0}, "link added", zapcore.DebugLevel},
+		{event{kind: evLinkAdded, link: "eth0", index: 10, remote: ep(nicB0)}, "link added", zapcore.DebugLevel},
 		{event{kind: evLinkRemoved, link: "eth0", index: 10}, "link removed", zapcore.DebugLevel},
 	}
 	e, err := New(Config{VIP: vipA, Logger: zap.New(core), ProbeInterval: time.Hour})

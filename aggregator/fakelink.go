@@ -9,30 +9,53 @@ import (
 )
 
 // FakeNetwork is an in-memory underlay for tests: FakeLinks on the same
-// segment reach each other by address, like NICs on one LAN. A segment can
-// be cut. Packets are copied on write, so callers may reuse their buffers.
+// segment reach each other by endpoint (address, and port for UDP-like
+// links), like NICs on one LAN. A segment can be cut, and a link can be put
+// behind a fake NAT mapping (Remap). Packets are copied on write, so callers
+// may reuse their buffers.
 type FakeNetwork struct {
 	mu    sync.Mutex
-	links map[netip.Addr]*FakeLink // guarded by mu
-	down  map[string]bool          // guarded by mu: cut segments
+	links map[netip.AddrPort]*FakeLink // guarded by mu: by local endpoint and by NAT mapping
+	down  map[string]bool              // guarded by mu: cut segments
 }
 
 // NewFakeNetwork returns an empty in-memory underlay.
 func NewFakeNetwork() *FakeNetwork {
-	return &FakeNetwork{links: map[netip.Addr]*FakeLink{}, down: map[string]bool{}}
+	return &FakeNetwork{links: map[netip.AddrPort]*FakeLink{}, down: map[string]bool{}}
 }
 
 // fakeInboxLen bounds each fake link's receive queue; a full one drops.
 const fakeInboxLen = 4096
 
-// NewLink attaches a link with the given index, name and address to segment.
+// NewLink attaches a raw-IP-in-IP-like link (no port) with the given index,
+// name and address to segment.
 func (n *FakeNetwork) NewLink(index int, name string, addr netip.Addr, segment string) *FakeLink {
-	l := &FakeLink{net: n, index: index, name: name, addr: addr, segment: segment,
+	return n.NewEndpointLink(index, name, netip.AddrPortFrom(addr, 0), segment)
+}
+
+// NewEndpointLink attaches a link bound to local (a port makes it UDP-like)
+// to segment.
+func (n *FakeNetwork) NewEndpointLink(index int, name string, local netip.AddrPort, segment string) *FakeLink {
+	l := &FakeLink{net: n, index: index, name: name, addr: local, segment: segment,
 		inbox: make(chan fakePacket, fakeInboxLen), closed: make(chan struct{})}
+	l.mapped.Store(&local)
 	n.mu.Lock()
-	n.links[addr] = l
+	n.links[local] = l
 	n.mu.Unlock()
 	return l
+}
+
+// Remap puts l behind a NAT that maps it to ap from now on: its packets
+// arrive from ap, and only packets sent to ap reach it, as when a NAT
+// reboots or a carrier hands out a new public address.
+func (l *FakeLink) Remap(ap netip.AddrPort) {
+	l.net.mu.Lock()
+	defer l.net.mu.Unlock()
+	if old := *l.mapped.Load(); l.net.links[old] == l {
+		delete(l.net.links, old)
+	}
+	l.mapped.Store(&ap)
+	l.net.links[ap] = l
 }
 
 // SetDown cuts (true) or restores (false) a segment: while cut, every packet
@@ -43,7 +66,7 @@ func (n *FakeNetwork) SetDown(segment string, down bool) {
 	n.mu.Unlock()
 }
 
-func (n *FakeNetwork) route(from *FakeLink, dst netip.Addr) *FakeLink {
+func (n *FakeNetwork) route(from *FakeLink, dst netip.AddrPort) *FakeLink {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	to := n.links[dst]
@@ -55,7 +78,7 @@ func (n *FakeNetwork) route(from *FakeLink, dst netip.Addr) *FakeLink {
 
 type fakePacket struct {
 	data []byte
-	src  netip.Addr
+	src  netip.AddrPort
 }
 
 // FakeLink is one in-memory NIC of a FakeNetwork; it implements Link.
@@ -63,7 +86,8 @@ type FakeLink struct {
 	net     *FakeNetwork
 	index   int
 	name    string
-	addr    netip.Addr
+	addr    netip.AddrPort
+	mapped  atomic.Pointer[netip.AddrPort] // the source its packets show (Remap)
 	segment string
 
 	inbox     chan fakePacket
@@ -109,23 +133,23 @@ func (l *FakeLink) Index() int { return l.index }
 // Name implements Link.
 func (l *FakeLink) Name() string { return l.name }
 
-// Addr implements Link.
-func (l *FakeLink) Addr() netip.Addr { return l.addr }
+// Local implements Link.
+func (l *FakeLink) Local() netip.AddrPort { return l.addr }
 
 // ReadFrom implements Link.
-func (l *FakeLink) ReadFrom(buf []byte) ([]byte, netip.Addr, error) {
+func (l *FakeLink) ReadFrom(buf []byte) ([]byte, netip.AddrPort, error) {
 	select {
 	case p := <-l.inbox:
 		n := copy(buf, p.data)
 		return buf[:n], p.src, nil
 	case <-l.closed:
-		return nil, netip.Addr{}, net.ErrClosed
+		return nil, netip.AddrPort{}, net.ErrClosed
 	}
 }
 
 // WriteTo implements Link. An unreachable destination is silently lost, as
 // on a real network. A stalled link blocks until it resumes or closes.
-func (l *FakeLink) WriteTo(pkt []byte, dst netip.Addr) error {
+func (l *FakeLink) WriteTo(pkt []byte, dst netip.AddrPort) error {
 	if s := l.stall(); s != nil {
 		select {
 		case <-s:
@@ -137,7 +161,7 @@ func (l *FakeLink) WriteTo(pkt []byte, dst netip.Addr) error {
 
 // TryWriteTo implements TryWriter, as linkmon's sockets do: it sends at
 // once unless the link is stalled.
-func (l *FakeLink) TryWriteTo(pkt []byte, dst netip.Addr) (sent bool, err error) {
+func (l *FakeLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (sent bool, err error) {
 	if l.stall() != nil {
 		return false, nil
 	}
@@ -145,7 +169,7 @@ func (l *FakeLink) TryWriteTo(pkt []byte, dst netip.Addr) (sent bool, err error)
 }
 
 // send copies pkt into the destination's inbox (full: lost, counted there).
-func (l *FakeLink) send(pkt []byte, dst netip.Addr) error {
+func (l *FakeLink) send(pkt []byte, dst netip.AddrPort) error {
 	select {
 	case <-l.closed:
 		return net.ErrClosed
@@ -156,16 +180,21 @@ func (l *FakeLink) send(pkt []byte, dst netip.Addr) error {
 		return nil
 	}
 	select {
-	case to.inbox <- fakePacket{data: append([]byte(nil), pkt...), src: l.addr}:
+	case to.inbox <- fakePacket{data: append([]byte(nil), pkt...), src: *l.mapped.Load()}:
 	default:
 		to.dropped.Add(1)
 	}
 	return nil
 }
 
-// Inject delivers raw bytes to this link as if src had sent them: tests use
-// it to spray garbage.
+// Inject delivers raw bytes to this link as if src (raw IP-in-IP) had sent
+// them: tests use it to spray garbage.
 func (l *FakeLink) Inject(pkt []byte, src netip.Addr) error {
+	return l.InjectFrom(pkt, netip.AddrPortFrom(src, 0))
+}
+
+// InjectFrom is Inject from an endpoint.
+func (l *FakeLink) InjectFrom(pkt []byte, src netip.AddrPort) error {
 	select {
 	case l.inbox <- fakePacket{data: append([]byte(nil), pkt...), src: src}:
 		return nil
@@ -179,8 +208,10 @@ func (l *FakeLink) Close() error {
 	l.closeOnce.Do(func() {
 		close(l.closed)
 		l.net.mu.Lock()
-		if l.net.links[l.addr] == l {
-			delete(l.net.links, l.addr)
+		for _, ap := range []netip.AddrPort{l.addr, *l.mapped.Load()} {
+			if l.net.links[ap] == l {
+				delete(l.net.links, ap)
+			}
 		}
 		l.net.mu.Unlock()
 	})

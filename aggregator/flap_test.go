@@ -92,7 +92,7 @@ func TestLostChallengeLetsNoDataThrough(t *testing.T) {
 	bAddrs := []netip.Addr{addr("198.18.0.3"), addr("198.18.1.3")}
 	sb := newSink()
 	// B is a router with no peers: only A's probes bring the path back.
-	a, err := New(Config{VIP: vipA, Peers: bAddrs, ProbeInterval: probe, HostTimeout: 6 * probe})
+	a, err := New(Config{VIP: vipA, Peers: raw(bAddrs...), ProbeInterval: probe, HostTimeout: 6 * probe})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package aggregator
 
 import (
-	"net/netip"
 	"testing"
 
 	"github.com/polylink/polylink/wire"
@@ -10,7 +9,7 @@ import (
 var nicB0 = addr("198.18.0.3")
 
 func TestAnswersOnAPathNotYetProven(t *testing.T) {
-	d := newDriven(t, Config{Peers: []netip.Addr{nicB0}})
+	d := newDriven(t, Config{Peers: raw(nicB0)})
 	c := d.prove(t, vipB, 20, nicB0) // probe ─▶ reply-probe ─▶ reply: proven
 
 	// Proven, epoch known: a probe gets a plain reply.
@@ -55,7 +54,7 @@ func TestAnswersOnAPathNotYetProven(t *testing.T) {
 }
 
 func TestNewEpochOnAProvenPathIsChallenged(t *testing.T) {
-	d := newDriven(t, Config{Peers: []netip.Addr{nicB0}})
+	d := newDriven(t, Config{Peers: raw(nicB0)})
 	c := d.prove(t, vipB, 20, nicB0)
 	c.challengedAt.Store(0) // the challenge gap (a quarter hour here) has passed
 	p := forged(t, wire.Header{Kind: wire.KindProbe, Host: vipB, SrcIndex: 20, DstIndex: 10},

@@ -31,23 +31,23 @@ func newNullLink(index int, a netip.Addr) *nullLink {
 	return &nullLink{index: index, addr: a, closed: make(chan struct{})}
 }
 
-func (l *nullLink) Index() int       { return l.index }
-func (l *nullLink) Name() string     { return "null" }
-func (l *nullLink) Addr() netip.Addr { return l.addr }
+func (l *nullLink) Index() int            { return l.index }
+func (l *nullLink) Name() string          { return "null" }
+func (l *nullLink) Local() netip.AddrPort { return ep(l.addr) }
 
-func (l *nullLink) ReadFrom([]byte) ([]byte, netip.Addr, error) {
+func (l *nullLink) ReadFrom([]byte) ([]byte, netip.AddrPort, error) {
 	<-l.closed
-	return nil, netip.Addr{}, net.ErrClosed
+	return nil, netip.AddrPort{}, net.ErrClosed
 }
 
-func (l *nullLink) WriteTo(pkt []byte, dst netip.Addr) error {
+func (l *nullLink) WriteTo(pkt []byte, dst netip.AddrPort) error {
 	_, err := l.TryWriteTo(pkt, dst)
 	return err
 }
 
-func (l *nullLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
+func (l *nullLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (bool, error) {
 	l.mu.Lock()
-	l.lastN, l.lastDst = copy(l.last[:], pkt), dst
+	l.lastN, l.lastDst = copy(l.last[:], pkt), dst.Addr()
 	l.mu.Unlock()
 	l.sent.Add(1)
 	return true, nil
@@ -95,11 +95,11 @@ func newDriven(t testing.TB, cfg Config) *driven {
 	t.Cleanup(func() { e.Close() })
 	l := newNullLink(10, addr("198.18.0.2"))
 	e.AddLink(l)
-	return &driven{e: e, ll: e.links[10], link: l}
+	return &driven{e: e, ll: e.links[linkKey{10, KindIPIP}], link: l}
 }
 
 // in hands the engine one packet from src, as the link's reader would.
-func (d *driven) in(src netip.Addr, pkt []byte) { d.e.handle(d.ll, src, pkt) }
+func (d *driven) in(src netip.Addr, pkt []byte) { d.e.handle(d.ll, ep(src), pkt) }
 
 // probeFrom is a probe from host vip's NIC (index, at src).
 func probeFrom(t testing.TB, vip netip.Addr, index uint32, seq uint32) []byte {
@@ -155,7 +155,7 @@ func (d *driven) conn(vip netip.Addr, index uint32, src netip.Addr) *conn {
 	if h == nil {
 		return nil
 	}
-	r := h.remotes[remoteKey{index, src}]
+	r := h.remotes[remoteKey{index, ep(src)}]
 	if r == nil {
 		return nil
 	}

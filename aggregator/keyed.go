@@ -98,7 +98,7 @@ func newKeyedState(k *Keyed, probe time.Duration) *keyedState {
 
 // handleKeyed is handle for a keyed node. It allocates nothing for data and
 // probes.
-func (e *Engine) handleKeyed(ll *localLink, src netip.Addr, pkt []byte) {
+func (e *Engine) handleKeyed(ll *localLink, src netip.AddrPort, pkt []byte) {
 	ks := e.keyed
 	if v, err := wire.BundleVersion(pkt); err != nil || v != wire.Version2 {
 		ks.stats.keyless.Add(1)
@@ -115,7 +115,7 @@ func (e *Engine) handleKeyed(ll *localLink, src netip.Addr, pkt []byte) {
 		defer ks.replyB.Put(rb)
 		reply = rb[:0]
 	}
-	path := session.Path{Local: uint32(ll.index), Remote: netip.AddrPortFrom(src, 0)}
+	path := session.Path{Local: uint32(ll.index), Remote: src}
 	r, err := ks.node.Receive(pkt, path, time.Now(), reply)
 	if err != nil {
 		if se, ok := err.(session.Error); ok && se < session.NumErrors {
@@ -149,7 +149,7 @@ func (e *Engine) handleKeyed(ll *localLink, src netip.Addr, pkt []byte) {
 
 // keyedData delivers the first (and only) copy of a data packet that
 // verified under kp's key.
-func (e *Engine) keyedData(ll *localLink, src netip.Addr, kp *keyedPeer, inner []byte, n int) {
+func (e *Engine) keyedData(ll *localLink, src netip.AddrPort, kp *keyedPeer, inner []byte, n int) {
 	ks := e.keyed
 	vp := kp.vip.Load()
 	if vp == nil {
@@ -187,7 +187,7 @@ func (e *Engine) keyedData(ll *localLink, src netip.Addr, kp *keyedPeer, inner [
 }
 
 // keyedProbe handles a sealed probe or probe reply from kp's key.
-func (e *Engine) keyedProbe(ll *localLink, src netip.Addr, kp *keyedPeer, body []byte, n int) {
+func (e *Engine) keyedProbe(ll *localLink, src netip.AddrPort, kp *keyedPeer, body []byte, n int) {
 	var p wire.ProbeV2
 	if wire.DecodeProbeV2(body, &p) != nil {
 		e.keyed.errs[session.ErrMalformed].Add(1)
@@ -258,7 +258,7 @@ func (e *Engine) sealProbe(c *conn, p *wire.ProbeV2, now int64) {
 }
 
 // sealProbeTo seals p under kp's keypair and sends it on ll to dst.
-func (e *Engine) sealProbeTo(ll *localLink, c *conn, dst netip.Addr, kp *keyedPeer, p *wire.ProbeV2) {
+func (e *Engine) sealProbeTo(ll *localLink, c *conn, dst netip.AddrPort, kp *keyedPeer, p *wire.ProbeV2) {
 	b := bufPool.Get().(*packetBuf)
 	msg := b[:wire.TransportHeaderLen+wire.ProbeV2Len]
 	_ = p.Encode(msg[wire.TransportHeaderLen:])
@@ -322,7 +322,7 @@ func carries(c *conn, anyUp, established bool, now, dead int64) bool {
 }
 
 // sendRaw copies msg into a transmit buffer and sends it on ll to dst.
-func (e *Engine) sendRaw(ll *localLink, c *conn, dst netip.Addr, msg []byte) {
+func (e *Engine) sendRaw(ll *localLink, c *conn, dst netip.AddrPort, msg []byte) {
 	b := bufPool.Get().(*packetBuf)
 	n := copy(b[:], msg)
 	e.transmit(ll, c, b, n, dst)
@@ -330,7 +330,7 @@ func (e *Engine) sendRaw(ll *localLink, c *conn, dst netip.Addr, msg []byte) {
 
 // transmit sends b[:n] on ll to dst, or queues it; it owns b from here. A
 // link removed meanwhile takes nothing.
-func (e *Engine) transmit(ll *localLink, c *conn, b *packetBuf, n int, dst netip.Addr) {
+func (e *Engine) transmit(ll *localLink, c *conn, b *packetBuf, n int, dst netip.AddrPort) {
 	if ll.removed.Load() {
 		bufPool.Put(b)
 		return
@@ -340,7 +340,7 @@ func (e *Engine) transmit(ll *localLink, c *conn, b *packetBuf, n int, dst netip
 
 // connByAddr returns the connection over ll to the NIC of h at addr, or
 // nil. Called with Engine.mu held.
-func (h *host) connByAddr(ll *localLink, addr netip.Addr) *conn {
+func (h *host) connByAddr(ll *localLink, addr netip.AddrPort) *conn {
 	for _, c := range h.conns {
 		if c.link == ll && c.remote.addr == addr {
 			return c

@@ -12,7 +12,7 @@ import (
 // kp's key and kp owns vip (keyedOwns), so the host, the remote NIC and the
 // connection may be learned, within the same bounds as keyless. Called with
 // e.mu read-locked; returns with it read-locked.
-func (e *Engine) keyedConnLocked(ll *localLink, src netip.Addr, kp *keyedPeer, vip netip.Addr, srcPath uint32, now int64) *conn {
+func (e *Engine) keyedConnLocked(ll *localLink, src netip.AddrPort, kp *keyedPeer, vip netip.Addr, srcPath uint32, now int64) *conn {
 	key := remoteKey{index: srcPath, addr: src}
 	if hs := e.hosts[vip]; hs != nil && hs.kp == kp {
 		if r := hs.remotes[key]; r != nil {
@@ -25,7 +25,7 @@ func (e *Engine) keyedConnLocked(ll *localLink, src netip.Addr, kp *keyedPeer, v
 	defer e.mu.RLock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.links[ll.index] != ll {
+	if e.links[ll.key()] != ll {
 		return nil
 	}
 	hs := e.hosts[vip]
@@ -121,7 +121,7 @@ func (e *Engine) discoverKeyed(now int64, only *localLink, force bool) {
 			continue
 		}
 		for _, ll := range e.links {
-			if only == nil || ll == only {
+			if (only == nil || ll == only) && ll.kind == KindOf(addr) {
 				p.SrcPath = uint32(ll.index)
 				e.sealProbeTo(ll, nil, addr, gw, &p)
 			}
@@ -131,8 +131,8 @@ func (e *Engine) discoverKeyed(now int64, only *localLink, force bool) {
 
 // provenAddrs returns the addresses of remote NICs that answered us.
 // Called with e.mu held.
-func (e *Engine) provenAddrs() map[netip.Addr]bool {
-	known := map[netip.Addr]bool{}
+func (e *Engine) provenAddrs() map[netip.AddrPort]bool {
+	known := map[netip.AddrPort]bool{}
 	for _, h := range e.hosts {
 		for _, r := range h.remotes {
 			if r.proven.Load() {
@@ -157,8 +157,8 @@ func (e *Engine) initiate(kp *keyedPeer, now int64, only *localLink) {
 	}
 	kp.lastInit.Store(now)
 	sent := map[session.Path]bool{}
-	send := func(ll *localLink, c *conn, dst netip.Addr) {
-		path := session.Path{Local: uint32(ll.index), Remote: netip.AddrPortFrom(dst, 0)}
+	send := func(ll *localLink, c *conn, dst netip.AddrPort) {
+		path := session.Path{Local: uint32(ll.index), Remote: dst}
 		if sent[path] || only != nil && ll != only {
 			return
 		}
@@ -179,7 +179,9 @@ func (e *Engine) initiate(kp *keyedPeer, now int64, only *localLink) {
 	if kp.gateway {
 		for addr := range e.peers {
 			for _, ll := range e.links {
-				send(ll, nil, addr)
+				if ll.kind == KindOf(addr) {
+					send(ll, nil, addr)
+				}
 			}
 		}
 	}

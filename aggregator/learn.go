@@ -17,7 +17,7 @@ import (
 // known NIC index but another address makes a new remote NIC, which must
 // prove itself like any other, rather than redirecting a working path to
 // whoever forged that source address.
-func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now int64) *conn {
+func (e *Engine) connLocked(ll *localLink, src netip.AddrPort, h *wire.Header, now int64) *conn {
 	key := remoteKey{index: h.SrcIndex, addr: src}
 	hs := e.hosts[h.Host]
 	if hs != nil {
@@ -26,7 +26,7 @@ func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now i
 				return c
 			}
 		}
-	} else if !e.peers[src] && !e.cfg.Router {
+	} else if !e.isPeer(src) && !e.cfg.Router {
 		e.stats.unknownHost.Add(1) // decided without the write lock: strangers cannot stall the engine
 		return nil
 	} else if !e.cfg.AcceptHost(h.Host) {
@@ -36,7 +36,7 @@ func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now i
 	defer e.mu.RLock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.links[ll.index] != ll {
+	if e.links[ll.key()] != ll {
 		return nil // the link went away meanwhile
 	}
 	if hs = e.hosts[h.Host]; hs == nil {
@@ -62,8 +62,8 @@ func (e *Engine) connLocked(ll *localLink, src netip.Addr, h *wire.Header, now i
 
 // learnHost accepts a new host if it came through a configured peer address
 // or this node is a router, within MaxHosts. Called with e.mu write-locked.
-func (e *Engine) learnHost(vip, src netip.Addr, now int64) *host {
-	viaPeer := e.peers[src]
+func (e *Engine) learnHost(vip netip.Addr, src netip.AddrPort, now int64) *host {
+	viaPeer := e.isPeer(src)
 	if !viaPeer && !e.cfg.Router {
 		return nil
 	}
@@ -99,8 +99,10 @@ func (e *Engine) evictForNewHost(now int64) bool {
 	return true
 }
 
-// learnRemote adds a NIC of host hs and a connection to it from every
-// local link, within MaxRemotesPerHost: when full, the oldest NIC that never
+// learnRemote adds a NIC of host hs (one endpoint of it: a NIC reached
+// both raw and over UDP, or through a NAT that changed its mapping, is
+// several) and a connection to it from every local link of the same kind,
+// within MaxRemotesPerHost: when full, the oldest NIC that never
 // answered a probe goes first, else one silent past the dead interval.
 // Called with e.mu write-locked.
 func (e *Engine) learnRemote(hs *host, key remoteKey, now int64) *remoteNIC {
@@ -115,7 +117,9 @@ func (e *Engine) learnRemote(hs *host, key remoteKey, now int64) *remoteNIC {
 	r.lastRx.Store(now)
 	hs.remotes[key] = r
 	for _, ll := range e.links {
-		hs.conns = append(hs.conns, &conn{host: hs, link: ll, remote: r})
+		if ll.kind == r.kind() {
+			hs.conns = append(hs.conns, &conn{host: hs, link: ll, remote: r})
+		}
 	}
 	return r
 }

@@ -53,7 +53,7 @@ func TestPickVictim(t *testing.T) {
 }
 
 func TestRemoteNICTableEvictsUnprovenFirst(t *testing.T) {
-	d := newDriven(t, Config{Peers: []netip.Addr{nicB0}, MaxRemotesPerHost: 2, DeadInterval: time.Second})
+	d := newDriven(t, Config{Peers: raw(nicB0), MaxRemotesPerHost: 2, DeadInterval: time.Second})
 	d.prove(t, vipB, 20, nicB0)
 	nic := func(i byte) netip.Addr { return netip.AddrFrom4([4]byte{198, 18, 0, 10 + i}) }
 	remotes := func() map[string]bool {
@@ -133,7 +133,7 @@ func TestExpiry(t *testing.T) {
 }
 
 func TestRateWarning(t *testing.T) {
-	d := newDriven(t, Config{Peers: []netip.Addr{nicB0}})
+	d := newDriven(t, Config{Peers: raw(nicB0)})
 	d.prove(t, vipB, 20, nicB0)
 	h := d.conn(vipB, 20, nicB0).host
 	d.e.mu.Lock()

@@ -71,10 +71,7 @@ func (e *Engine) flowStatus(now int64) []FlowStatus {
 			Class: f.Class, Packets: f.Packets, Bytes: f.Bytes, LastMs: ms(now - f.Last), Paths: []FlowPathStatus{},
 			Readable: f.Flow.String()}
 		for _, pc := range f.Paths {
-			name := ""
-			if ll := e.links[int(pc.Path)]; ll != nil {
-				name = ll.name
-			}
+			name := e.linkName(int(pc.Path))
 			fs.Paths = append(fs.Paths, FlowPathStatus{Local: name, Index: int(pc.Path), Packets: pc.Packets, Bytes: pc.Bytes})
 		}
 		out = append(out, fs)

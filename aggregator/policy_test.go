@@ -28,7 +28,7 @@ func newPolicyPair(t *testing.T, pa, pb Policy) *pair { return newPolicyPairLink
 type directLink struct{ *FakeLink }
 
 // TryWriteTo implements TryWriter.
-func (l directLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
+func (l directLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (bool, error) {
 	return true, l.WriteTo(pkt, dst)
 }
 
@@ -41,7 +41,7 @@ func newPolicyPairLinks(t *testing.T, pa, pb Policy, direct bool, dead time.Dura
 		aAddrs: []netip.Addr{addr("198.18.0.2"), addr("198.18.1.2")},
 		bAddrs: []netip.Addr{addr("198.18.0.3"), addr("198.18.1.3")}}
 	mk := func(vip netip.Addr, peers []netip.Addr, s *sink, pol Policy) *Engine {
-		e, err := New(Config{VIP: vip, Peers: peers, ProbeInterval: p.probeEvery, DeadInterval: dead, Deliver: s.deliver, Policy: pol})
+		e, err := New(Config{VIP: vip, Peers: raw(peers...), ProbeInterval: p.probeEvery, DeadInterval: dead, Deliver: s.deliver, Policy: pol})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func TestNICInfoOnUnprovenPathIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	(&wire.NICInfo{Flags: wire.NICMetered}).Encode(pkt[wire.HeaderLen:])
-	bEth0 := p.net.links[p.bAddrs[0]]
+	bEth0 := p.net.links[ep(p.bAddrs[0])]
 	for range 10 {
 		if err := bEth0.Inject(pkt, p.aAddrs[1]); err != nil {
 			t.Fatal(err)

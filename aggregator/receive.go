@@ -29,7 +29,7 @@ func (e *Engine) readLoop(ll *localLink, l Link) {
 		bufs[i] = make([]byte, readBatchBuf)
 	}
 	pkts := make([][]byte, readBatch)
-	srcs := make([]netip.Addr, readBatch)
+	srcs := make([]netip.AddrPort, readBatch)
 	failures := 0
 	for {
 		n, err := br.ReadBatch(bufs, pkts, srcs)
@@ -64,7 +64,7 @@ func (e *Engine) readLoop(ll *localLink, l Link) {
 type oneAtATime struct{ l Link }
 
 // ReadBatch implements BatchReader with one ReadFrom.
-func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, error) {
+func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
 	pkt, src, err := o.l.ReadFrom(bufs[0])
 	if err != nil {
 		return 0, err
@@ -77,7 +77,7 @@ func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, erro
 // handshake and, for data, the duplicate filter. What it sends back is
 // bounded by what it received: at most one packet per packet, on the
 // connection the packet came from (see handshake.go).
-func (e *Engine) handle(ll *localLink, src netip.Addr, pkt []byte) {
+func (e *Engine) handle(ll *localLink, src netip.AddrPort, pkt []byte) {
 	e.stats.rxPackets.Add(1)
 	if e.keyed != nil {
 		e.handleKeyed(ll, src, pkt)

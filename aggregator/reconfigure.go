@@ -12,15 +12,16 @@ import (
 // hosts, connections and their handshake state stay as they are, so a
 // stream running over them goes on without a gap.
 
-// SetPeers replaces the configured peer addresses. A new address is probed
+// SetPeers replaces the configured peer endpoints (port 0: raw IP-in-IP;
+// cmd calls it on reload and when a peer's DNS name resolves anew). A new address is probed
 // at once from every link, then at the probe interval until it answers
 // (discovery, timers.go), so its paths come up within a round trip of the
 // call. Hosts already learned through a removed address stay until they go
 // silent, like any host. Safe after Close (it does nothing then).
-func (e *Engine) SetPeers(peers []netip.Addr) {
-	set := make(map[netip.Addr]bool, len(peers))
+func (e *Engine) SetPeers(peers []netip.AddrPort) {
+	set := make(map[netip.AddrPort]bool, len(peers))
 	for _, p := range peers {
-		set[p] = true
+		set[netip.AddrPortFrom(p.Addr().Unmap(), p.Port())] = true
 	}
 	e.mu.Lock()
 	if e.closed || maps.Equal(set, e.peers) {
@@ -28,7 +29,7 @@ func (e *Engine) SetPeers(peers []netip.Addr) {
 		return
 	}
 	e.peers = set
-	e.cfg.Peers = append([]netip.Addr(nil), peers...)
+	e.cfg.Peers = append([]netip.AddrPort(nil), peers...)
 	e.mu.Unlock()
 
 	e.discoverRounds.Store(0) // fast discovery again (timers.go)

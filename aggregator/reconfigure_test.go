@@ -43,7 +43,7 @@ func TestSetPeersAddsPathsMidStream(t *testing.T) {
 	}()
 	time.Sleep(100 * time.Millisecond)
 	set := time.Now()
-	p.a.SetPeers(p.bAddrs)
+	p.a.SetPeers(raw(p.bAddrs...))
 	p.a.SetProbeInterval(10 * time.Millisecond) // under traffic: the race detector watches
 	waitFor(t, "the new peer address's path up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 })
 	t.Logf("second path up %v after SetPeers (probe interval %v)", time.Since(set).Round(time.Millisecond), p.probeEvery)
@@ -52,7 +52,7 @@ func TestSetPeersAddsPathsMidStream(t *testing.T) {
 	if st := p.a.Status(); len(st.Peers) != 2 {
 		t.Errorf("status peers %v, want both", st.Peers)
 	}
-	p.a.SetPeers(p.bAddrs) // unchanged: nothing happens
+	p.a.SetPeers(raw(p.bAddrs...)) // unchanged: nothing happens
 	p.a.Close()
 	p.a.SetPeers(nil) // after Close: no panic, nothing happens
 }

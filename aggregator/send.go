@@ -25,7 +25,7 @@ var bufPool = sync.Pool{New: func() any { return new(packetBuf) }}
 type txItem struct {
 	buf  *packetBuf
 	n    int
-	dst  netip.Addr
+	dst  netip.AddrPort
 	conn *conn // nil for discovery probes
 }
 
@@ -79,7 +79,7 @@ const errOversize = sendError("packet larger than a bundle buffer")
 // enqueue builds one bundle packet (header h, our Host filled in, then
 // body) in a pooled buffer and sends or queues it on ll. A link removed
 // meanwhile takes nothing.
-func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.Addr, h wire.Header, body []byte) {
+func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.AddrPort, h wire.Header, body []byte) {
 	if ll.removed.Load() || e.keyed != nil { // a keyed node never sends keyless (v1) packets
 		return
 	}
@@ -100,7 +100,7 @@ func (e *Engine) build(h wire.Header, body []byte) (*packetBuf, int, bool) {
 }
 
 // enqueueBuf sends or queues the bundle packet b[:n] on ll; it takes b.
-func (e *Engine) enqueueBuf(ll *localLink, c *conn, dst netip.Addr, b *packetBuf, n int) {
+func (e *Engine) enqueueBuf(ll *localLink, c *conn, dst netip.AddrPort, b *packetBuf, n int) {
 	if len(ll.queue) == 0 && e.tryDirect(ll, c, b, n, dst) {
 		return
 	}
@@ -119,7 +119,7 @@ func (e *Engine) enqueueBuf(ll *localLink, c *conn, dst netip.Addr, b *packetBuf
 // without blocking; false means queue the packet instead. Sending only
 // while the queue is empty keeps order, but for the writer's last packet,
 // which it may still be writing.
-func (e *Engine) tryDirect(ll *localLink, c *conn, b *packetBuf, n int, dst netip.Addr) bool {
+func (e *Engine) tryDirect(ll *localLink, c *conn, b *packetBuf, n int, dst netip.AddrPort) bool {
 	tw, ok := ll.current().(TryWriter)
 	if !ok {
 		return false

@@ -30,11 +30,19 @@ type Status struct {
 
 // LocalStatus is one local NIC the engine uses.
 type LocalStatus struct {
-	Name     string `json:"name"`
-	Index    int    `json:"index"`
-	Addr     string `json:"addr"`
-	QueueLen int    `json:"queue_len"`
-	QueueCap int    `json:"queue_cap"`
+	Name  string `json:"name"`
+	Index int    `json:"index"`
+	// Addr is the NIC's IPv4 address, or its IPv6 one if it has no IPv4.
+	Addr string `json:"addr"`
+	// Addr6 is the NIC's IPv6 address when it has IPv4 too.
+	Addr6 string `json:"addr6,omitempty"`
+	// Port is the UDP port its UDP links receive on (absent: none).
+	Port int `json:"port,omitempty"`
+	// Encaps lists the kinds of link the NIC has: "ipip", "udp4", "udp6".
+	Encaps []string `json:"encaps"`
+	// QueueLen and QueueCap sum the NIC's links' transmit queues.
+	QueueLen int `json:"queue_len"`
+	QueueCap int `json:"queue_cap"`
 }
 
 // HostStatus is the bundle to one remote host.
@@ -82,34 +90,39 @@ type HostStatus struct {
 
 // RemoteStatus is one NIC of a remote host.
 type RemoteStatus struct {
-	Index    uint32  `json:"index"`
+	Index uint32 `json:"index"`
+	// Addr is the endpoint its packets come from: the address, with the
+	// port for UDP (behind a NAT, the NAT's mapping).
 	Addr     string  `json:"addr"`
+	Encap    string  `json:"encap"`
 	LastRxMs float64 `json:"last_rx_ms"`
 }
 
 // ConnStatus is one path: a local NIC × a remote NIC.
 type ConnStatus struct {
-	Local       string  `json:"local"`
-	LocalIndex  int     `json:"local_index"`
-	RemoteIndex uint32  `json:"remote_index"`
-	RemoteAddr  string  `json:"remote_addr"`
-	State       int     `json:"state"`
-	StateName   string  `json:"state_name"`
-	Carrying    bool    `json:"carrying"`
-	RTTMs       float64 `json:"rtt_ms"`
-	Loss        float64 `json:"loss"`
-	JitterMs    float64 `json:"jitter_ms"`
-	TxPackets   uint64  `json:"tx_packets"`
-	RxPackets   uint64  `json:"rx_packets"`
-	TxBytes     uint64  `json:"tx_bytes"`
-	RxBytes     uint64  `json:"rx_bytes"`
-	FirstWins   uint64  `json:"first_wins"`
-	FirstShare  float64 `json:"first_share"`
-	LastRxMs    float64 `json:"last_rx_ms"`
-	ProbesSent  uint64  `json:"probes_sent"`
-	ProbesLost  uint64  `json:"probes_lost"`
-	QueueDrops  uint64  `json:"queue_drops"`
-	SendErrors  uint64  `json:"send_errors"`
+	Local       string `json:"local"`
+	LocalIndex  int    `json:"local_index"`
+	RemoteIndex uint32 `json:"remote_index"`
+	RemoteAddr  string `json:"remote_addr"`
+	// Encap is the path's encapsulation: "ipip" or "udp".
+	Encap      string  `json:"encap"`
+	State      int     `json:"state"`
+	StateName  string  `json:"state_name"`
+	Carrying   bool    `json:"carrying"`
+	RTTMs      float64 `json:"rtt_ms"`
+	Loss       float64 `json:"loss"`
+	JitterMs   float64 `json:"jitter_ms"`
+	TxPackets  uint64  `json:"tx_packets"`
+	RxPackets  uint64  `json:"rx_packets"`
+	TxBytes    uint64  `json:"tx_bytes"`
+	RxBytes    uint64  `json:"rx_bytes"`
+	FirstWins  uint64  `json:"first_wins"`
+	FirstShare float64 `json:"first_share"`
+	LastRxMs   float64 `json:"last_rx_ms"`
+	ProbesSent uint64  `json:"probes_sent"`
+	ProbesLost uint64  `json:"probes_lost"`
+	QueueDrops uint64  `json:"queue_drops"`
+	SendErrors uint64  `json:"send_errors"`
 
 	// Metered: our NIC is; RemoteMetered: the far end says its NIC is.
 	Metered       bool `json:"metered"`
@@ -189,14 +202,10 @@ func (e *Engine) Status() Status {
 		Malformed: map[string]int{},
 	}
 	for p := range e.peers {
-		s.Peers = append(s.Peers, p.String())
+		s.Peers = append(s.Peers, endpointString(p))
 	}
 	slices.Sort(s.Peers)
-	for _, ll := range e.links {
-		s.Local = append(s.Local, LocalStatus{Name: ll.name, Index: ll.index, Addr: ll.current().Addr().String(),
-			QueueLen: len(ll.queue), QueueCap: cap(ll.queue)})
-	}
-	slices.SortFunc(s.Local, func(a, b LocalStatus) int { return cmp.Compare(a.Index, b.Index) })
+	s.Local = e.localStatus()
 	for _, h := range e.hosts {
 		s.Hosts = append(s.Hosts, e.hostStatus(h, now))
 	}
@@ -223,10 +232,10 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 		Remotes: []RemoteStatus{}, Connections: []ConnStatus{},
 	}
 	for _, r := range h.remotes {
-		hs.Remotes = append(hs.Remotes, RemoteStatus{Index: r.index, Addr: r.addr.String(),
-			LastRxMs: sinceMs(now, r.lastRx.Load())})
+		hs.Remotes = append(hs.Remotes, RemoteStatus{Index: r.index, Addr: endpointString(r.addr),
+			Encap: r.kind().Encap(), LastRxMs: sinceMs(now, r.lastRx.Load())})
 	}
-	slices.SortFunc(hs.Remotes, func(a, b RemoteStatus) int { return cmp.Compare(a.Index, b.Index) })
+	slices.SortFunc(hs.Remotes, func(a, b RemoteStatus) int { return cmp.Or(cmp.Compare(a.Index, b.Index), cmp.Compare(a.Addr, b.Addr)) })
 	anyUp := h.anyUp(now, e.dead)
 	maturity := int64(e.cfg.DeadInterval)
 	var wins uint64
@@ -239,7 +248,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 		st := c.state(now, e.dead)
 		cs := ConnStatus{
 			Local: c.link.name, LocalIndex: c.link.index, RemoteIndex: c.remote.index,
-			RemoteAddr: c.remote.addr.String(), State: int(st), StateName: st.String(),
+			RemoteAddr: endpointString(c.remote.addr), Encap: c.remote.kind().Encap(), State: int(st), StateName: st.String(),
 			Carrying: !anyUp || st == stateBoth, RTTMs: ms(v.srtt), Loss: v.loss, JitterMs: ms(v.jitter),
 			TxPackets: c.txPackets.Load(), RxPackets: c.rxPackets.Load(), TxBytes: c.txBytes.Load(),
 			RxBytes: c.rxBytes.Load(), FirstWins: c.firstWins.Load(), LastRxMs: sinceMs(now, c.lastRx.Load()),
@@ -266,7 +275,7 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 	}
 	keyedHostStatus(h, &hs)
 	slices.SortFunc(hs.Connections, func(a, b ConnStatus) int {
-		return cmp.Or(cmp.Compare(a.LocalIndex, b.LocalIndex), cmp.Compare(a.RemoteIndex, b.RemoteIndex))
+		return cmp.Or(cmp.Compare(a.LocalIndex, b.LocalIndex), cmp.Compare(a.RemoteIndex, b.RemoteIndex), cmp.Compare(a.RemoteAddr, b.RemoteAddr))
 	})
 	return hs
 }

@@ -1,6 +1,7 @@
 package aggregator
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/polylink/polylink/wire"
@@ -103,7 +104,7 @@ func (e *Engine) probeNow(ll *localLink) {
 	e.discoverRounds.Store(0)
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.links[ll.index] != ll {
+	if e.links[ll.key()] != ll {
 		return
 	}
 	for _, h := range e.hosts {
@@ -137,22 +138,23 @@ func (e *Engine) sendControl(c *conn, kind wire.Kind, body []byte, now int64) {
 	e.stats.probesSent.Add(1)
 }
 
-// discoverLocked probes configured peer addresses that no known remote NIC
-// has yet, from every link (or only ll): their replies create the host.
-// Called with e.mu read-locked.
+// discoverLocked probes configured peer endpoints that no known remote NIC
+// has yet, from every link of their kind (or only ll): their replies create
+// the host. Called with e.mu read-locked.
 func (e *Engine) discoverLocked(now int64, only *localLink) {
 	if e.keyed != nil {
 		e.discoverKeyed(now, only, false)
 		return
 	}
-	if len(e.peers) == 0 {
+	peers := e.peers
+	if len(peers) == 0 {
 		return
 	}
-	known := map[[4]byte]bool{} // addresses of NICs that answered us: a forged one must not stop discovery
+	known := map[netip.AddrPort]bool{} // endpoints of NICs that answered us: a forged one must not stop discovery
 	for _, h := range e.hosts {
 		for _, r := range h.remotes {
 			if r.proven.Load() {
-				known[r.addr.As4()] = true
+				known[r.addr] = true
 			}
 		}
 	}
@@ -161,12 +163,12 @@ func (e *Engine) discoverLocked(now int64, only *localLink) {
 	if p.Encode(body[:]) != nil {
 		return
 	}
-	for addr := range e.peers {
-		if known[addr.As4()] {
+	for addr := range peers {
+		if known[addr] {
 			continue
 		}
 		for _, ll := range e.links {
-			if only != nil && ll != only {
+			if only != nil && ll != only || ll.kind != KindOf(addr) {
 				continue
 			}
 			e.enqueue(ll, nil, addr, wire.Header{Kind: wire.KindProbe, SrcIndex: uint32(ll.index)}, body[:])

@@ -330,11 +330,12 @@ func (m *Monitor) release() error {
 }
 
 func nicFields(n NIC) []zap.Field {
-	return []zap.Field{
-		zap.String("nic", n.Name),
-		zap.Int("index", n.Index),
-		zap.Stringer("addr", n.Prefix),
-		zap.Stringer("addr6", n.Addr6),
-		zap.Int("mtu", n.MTU),
+	fs := []zap.Field{zap.String("nic", n.Name), zap.Int("index", n.Index)}
+	if n.Addr.IsValid() {
+		fs = append(fs, zap.Stringer("addr", n.Prefix))
 	}
+	if n.Addr6.IsValid() {
+		fs = append(fs, zap.Stringer("addr6", n.Addr6))
+	}
+	return append(fs, zap.Int("mtu", n.MTU))
 }

@@ -22,9 +22,9 @@ func newVNode(t *testing.T, net *aggregator.FakeNetwork, vip string, relay bool,
 	t.Helper()
 	p := netip.MustParsePrefix(vip)
 	n := &vnode{tun: router.NewFakeTUN("pl0", 99, 1464), links: map[string]*aggregator.FakeLink{}}
-	var ps []netip.Addr
+	var ps []netip.AddrPort
 	for _, s := range peers {
-		ps = append(ps, netip.MustParseAddr(s))
+		ps = append(ps, netip.AddrPortFrom(netip.MustParseAddr(s), 0))
 	}
 	eng, err := aggregator.New(aggregator.Config{VIP: p.Addr(), Peers: ps, Router: relay,
 		ProbeInterval: 20 * time.Millisecond, HostTimeout: 400 * time.Millisecond,

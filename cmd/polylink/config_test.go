@@ -83,7 +83,7 @@ func TestConfigFileErrorsNameTheLine(t *testing.T) {
 		{head + "allow = [\"x\"]\n", `:3: --peer-key and --allow need --key FILE`},
 		{head + "vip2 = \"x\n", `:3: basic strings cannot have new lines`},
 		{"peer = \"198.18.0.3\"\nvip = \"198.19.0.0/24\"\n", `:2: --vip 198.19.0.0/24: need a host address`},
-		{"vip = \"198.19.0.2/24\"\npeer = [\"198.18.0.3\", \"banana\"]\n", `:2: --peer "banana": want an IPv4 underlay address`},
+		{"vip = \"198.19.0.2/24\"\npeer = [\"198.18.0.3\", \"banana\"]\n", `:2: --peer "banana": want ADDR (raw IP-in-IP, IPv4)`},
 		{"vip = \"198.19.0.2/24\"\n", `: give at least one --peer`},
 	} {
 		p := writeConfig(t, c.body)

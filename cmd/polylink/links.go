@@ -10,7 +10,8 @@ import (
 	"github.com/polylink/polylink/linkmon"
 )
 
-// socketLink adapts a linkmon socket to the engine's Link interface.
+// socketLink adapts a linkmon raw IP-in-IP socket to the engine's Link
+// interface: endpoints without a port.
 type socketLink struct {
 	s   *linkmon.Socket
 	nic linkmon.NIC
@@ -28,16 +29,17 @@ func (l socketLink) Index() int { return l.nic.Index }
 // Name implements aggregator.Link.
 func (l socketLink) Name() string { return l.nic.Name }
 
-// Addr implements aggregator.Link.
-func (l socketLink) Addr() netip.Addr { return l.nic.Addr }
+// Local implements aggregator.Link: the NIC's IPv4 address, no port.
+func (l socketLink) Local() netip.AddrPort { return netip.AddrPortFrom(l.nic.Addr, 0) }
 
 // ReadFrom implements aggregator.Link.
-func (l socketLink) ReadFrom(buf []byte) ([]byte, netip.Addr, error) {
-	return l.s.ReadFrom(buf)
+func (l socketLink) ReadFrom(buf []byte) ([]byte, netip.AddrPort, error) {
+	pkt, src, err := l.s.ReadFrom(buf)
+	return pkt, netip.AddrPortFrom(src, 0), err
 }
 
 // ReadBatch implements aggregator.BatchReader over recvmmsg.
-func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, error) {
+func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
 	msgs := *l.rx
 	if len(msgs) != len(bufs) {
 		msgs = make([]linkmon.Message, len(bufs))
@@ -48,7 +50,7 @@ func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, erro
 	}
 	n, err := l.s.ReadBatch(msgs)
 	for i := range n {
-		pkts[i], srcs[i] = msgs[i].Payload, msgs[i].Addr
+		pkts[i], srcs[i] = msgs[i].Payload, netip.AddrPortFrom(msgs[i].Addr, 0)
 		if msgs[i].Truncated {
 			pkts[i] = nil
 		}
@@ -58,13 +60,13 @@ func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.Addr) (int, erro
 
 // WriteTo implements aggregator.Link; the outer header carries the inner
 // packet's DSCP.
-func (l socketLink) WriteTo(pkt []byte, dst netip.Addr) error {
-	return l.s.WriteToTOS(pkt, dst, innerTOS(pkt))
+func (l socketLink) WriteTo(pkt []byte, dst netip.AddrPort) error {
+	return l.s.WriteToTOS(pkt, dst.Addr(), innerTOS(pkt))
 }
 
 // TryWriteTo implements aggregator.TryWriter, like WriteTo.
-func (l socketLink) TryWriteTo(pkt []byte, dst netip.Addr) (bool, error) {
-	return l.s.TryWriteToTOS(pkt, dst, innerTOS(pkt))
+func (l socketLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (bool, error) {
+	return l.s.TryWriteToTOS(pkt, dst.Addr(), innerTOS(pkt))
 }
 
 // Close implements io.Closer: the engine closes a link it drops.
@@ -87,26 +89,22 @@ func (f *linkFeed) Close() {
 
 // startLinks starts the NIC monitor and feeds its NICs to eng; after each
 // event, uplinks (if not nil) gets the addresses of every NIC in use.
-func startLinks(cfg runConfig, eng *aggregator.Engine, log *zap.Logger, uplinks func([]netip.Addr)) (*linkFeed, error) {
-	mon, err := linkmon.New(linkmon.Config{Exclude: append([]string{cfg.tun}, cfg.exclude...), Logger: log})
+func startLinks(cfg runConfig, peers []netip.AddrPort, eng *aggregator.Engine, log *zap.Logger, uplinks func([]netip.Addr)) (*linkFeed, error) {
+	mon, err := linkmon.New(linkmon.Config{Exclude: append([]string{cfg.tun}, cfg.exclude...), Logger: log, UDPPort: cfg.port})
 	if err != nil {
 		return nil, err
 	}
 	f := &linkFeed{mon: mon, done: make(chan struct{})}
-	f.peers.Store(&cfg.peers)
+	f.setPeers(peerAddrs(peers))
 	go func() {
 		defer close(f.done)
-		sockets := map[int]*linkmon.Socket{} // the socket the engine uses per NIC index
-		nics := map[int]linkmon.NIC{}        // for uplinks
+		sockets := map[int]nicLinks{} // the sockets the engine uses per NIC index
+		nics := map[int]linkmon.NIC{} // for uplinks
 		for ev := range mon.Events() {
 			switch ev.Kind {
 			case linkmon.Added, linkmon.Changed:
 				nics[ev.NIC.Index] = ev.NIC
-				// else a change that kept the socket (a second address, the MTU), or no IPv4 socket
-				if ev.Socket != nil && sockets[ev.NIC.Index] != ev.Socket {
-					sockets[ev.NIC.Index] = ev.Socket
-					eng.AddLink(newSocketLink(ev.Socket, ev.NIC))
-				}
+				sockets[ev.NIC.Index] = sockets[ev.NIC.Index].update(eng, ev)
 			case linkmon.Removed:
 				delete(nics, ev.NIC.Index)
 				delete(sockets, ev.NIC.Index)

@@ -22,6 +22,9 @@ type peerSpec struct {
 	port uint16         // the UDP port of a name
 }
 
+// String returns the peer as given.
+func (p peerSpec) String() string { return p.text }
+
 // parsePeer reads one --peer value. vip is the virtual network, which a
 // peer (a real, underlay address) must not be inside.
 func parsePeer(s string, vip netip.Prefix) (peerSpec, error) {
@@ -97,4 +100,38 @@ func resolvePeer(ctx context.Context, p peerSpec, r *net.Resolver) ([]netip.Addr
 // hasNames reports whether some peer is a DNS name.
 func hasNames(specs []peerSpec) bool {
 	return slices.ContainsFunc(specs, func(p peerSpec) bool { return p.name != "" })
+}
+
+// peerAddrs lists the distinct addresses of the endpoints.
+func peerAddrs(eps []netip.AddrPort) []netip.Addr {
+	var out []netip.Addr
+	for _, ep := range eps {
+		if !slices.Contains(out, ep.Addr()) {
+			out = append(out, ep.Addr())
+		}
+	}
+	return out
+}
+
+// rawPeers lists the peers given as raw IP-in-IP addresses.
+func rawPeers(specs []peerSpec) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range specs {
+		if p.name == "" && p.addr.Port() == 0 {
+			out = append(out, p.addr.Addr())
+		}
+	}
+	return out
+}
+
+// literalPeers lists the addresses of the peers given as addresses (not
+// DNS names).
+func literalPeers(specs []peerSpec) []netip.Addr {
+	var out []netip.Addr
+	for _, p := range specs {
+		if p.name == "" {
+			out = append(out, p.addr.Addr())
+		}
+	}
+	return out
 }

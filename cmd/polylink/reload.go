@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -74,7 +75,7 @@ func reload(cur runConfig, to reloadTarget, log *zap.Logger) runConfig {
 	}
 	next, err := parseRunFlags(cur.args)
 	if err == nil {
-		err = checkPeersNotLocal(next.peers)
+		err = checkPeersNotLocal(literalPeers(next.peers))
 	}
 	if err != nil {
 		log.Error("reload refused, running configuration kept", zap.String("config", cur.config), zap.String("why", err.Error()))
@@ -106,8 +107,13 @@ func reload(cur runConfig, to reloadTarget, log *zap.Logger) runConfig {
 		applied = append(applied, "exclude")
 	}
 	if !slices.Equal(cur.peers, next.peers) {
-		to.eng.SetPeers(next.peers)
-		to.links.setPeers(next.peers)
+		peers, err := resolvePeers(context.Background(), next.peers, net.DefaultResolver)
+		if err != nil {
+			log.Error("reload refused, running configuration kept", zap.String("why", err.Error()))
+			return cur
+		}
+		to.eng.SetPeers(peers)
+		to.links.setPeers(peerAddrs(peers))
 		applied = append(applied, "peer")
 	}
 	if cur.probe != next.probe {

@@ -28,6 +28,7 @@ func renderStatus(d *statusDoc) string {
 		fmt.Fprintf(&b, "  %-10s (%d)  %s\n", l.Name, l.Index, l.Addr)
 	}
 	renderNoRoutes(&b, d.NoRoute)
+	renderBlocked(&b, d.IPIPBlocked)
 	if len(d.Hosts) == 0 {
 		fmt.Fprintf(&b, "hosts: none yet (probing peers %s)\n", strings.Join(d.Peers, ", "))
 	}

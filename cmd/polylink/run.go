@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/polylink/polylink/aggregator"
+	"github.com/polylink/polylink/linkmon"
 	"github.com/polylink/polylink/router"
 	"github.com/polylink/polylink/wire"
 )
@@ -25,7 +27,8 @@ const outerIPv4Len = 20
 // runConfig is `polylink run`'s validated configuration.
 type runConfig struct {
 	vip       netip.Prefix
-	peers     []netip.Addr
+	peers     []peerSpec
+	port      uint16 // the UDP port this node receives on
 	tun       string
 	exclude   []string
 	probe     time.Duration
@@ -65,7 +68,8 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	)
 	registerKeyedFlags(fs, &keyedFlags)
 	fs.StringVar(&vip, "vip", "", "this node's virtual address and prefix, e.g. 198.19.0.2/24 (required)")
-	fs.Var(&peers, "peer", "underlay address of a node to reach (repeatable; a --router node needs none)")
+	fs.Var(&peers, "peer", "a node to reach (repeatable; a --router node needs none): ADDR = raw IP-in-IP, ADDR:PORT or [IPv6]:PORT = UDP, HOST:PORT = UDP to a DNS name")
+	port := fs.Uint("port", linkmon.DefaultUDPPort, "UDP port this node receives on (every usable NIC, IPv4 and IPv6)")
 	fs.StringVar(&c.tun, "tun", "pl0", "name of the TUN device to create")
 	fs.Var(&excludes, "exclude", "NIC name or glob never used as a path, e.g. 'docker*' (repeatable)")
 	fs.DurationVar(&c.probe, "probe", 100*time.Millisecond, "probe interval per path; a path silent for 3 intervals is down")
@@ -101,15 +105,16 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	}
 	c.vip = p
 	for _, s := range peers {
-		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is4() {
-			return c, usagef("run: --peer %q: want an IPv4 underlay address, e.g. 198.18.0.3", s)
+		ps, err := parsePeer(s, p)
+		if err != nil {
+			return c, err
 		}
-		if p.Contains(a) {
-			return c, usagef("run: --peer %s is inside the virtual network %s: peers are underlay (real) addresses", a, p.Masked())
-		}
-		c.peers = append(c.peers, a)
+		c.peers = append(c.peers, ps)
 	}
+	if *port == 0 || *port > 65535 {
+		return c, usagef("run: --port %d: want 1 to 65535", *port)
+	}
+	c.port = uint16(*port)
 	if len(c.peers) == 0 && !c.relay {
 		return c, usagef("run: give at least one --peer (the other node's underlay address), or --router for a router node")
 	}
@@ -173,7 +178,7 @@ func runCommand(args []string) error {
 	if err := checkCaps(); err != nil {
 		return err
 	}
-	if err := checkPeersNotLocal(cfg.peers); err != nil {
+	if err := checkPeersNotLocal(literalPeers(cfg.peers)); err != nil {
 		return err
 	}
 	log, err := newLogger(cfg.logFormat, cfg.verbose)
@@ -231,9 +236,13 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	}
 	teardown = append(teardown, kern.Close)
 
+	peers, err := resolvePeers(ctx, cfg.peers, net.DefaultResolver)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	var rt *router.Router
 	eng, err := aggregator.New(aggregator.Config{
-		VIP: cfg.vip.Addr(), Peers: cfg.peers, Router: cfg.relay, ProbeInterval: cfg.probe,
+		VIP: cfg.vip.Addr(), Peers: peers, Router: cfg.relay, ProbeInterval: cfg.probe,
 		HostTimeout: cfg.hostTTL, MaxHosts: cfg.maxHosts, MaxRemotesPerHost: cfg.maxNICs, Logger: log.Named("bundle"),
 		Deliver:    func(from netip.Addr, pkt []byte) { rt.Deliver(from, pkt) },
 		AcceptHost: func(vip netip.Addr) bool { return rt.AcceptHost(vip) },
@@ -248,15 +257,18 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		Logger: log.Named("router")}, eng)
 	teardown = append(teardown, func() { tun.Close(); rt.Wait() })
 
-	links, err := startLinks(cfg, eng, log.Named("links"), kern.setUplinks)
+	links, err := startLinks(cfg, peers, eng, log.Named("links"), kern.setUplinks)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	teardown = append(teardown, links.Close)
 	rt.Start()
+	watchers := startWatchers(cfg, peers, eng, log)
+	teardown = append(teardown, watchers.Close)
 
 	ctl, err := listenControl(cfg.control, func() any {
 		d := buildStatus(tun, rt, eng, links)
+		d.IPIPBlocked = watchers.blocked.current()
 		d.Exit = kern.exitStatus()
 		return d
 	})
@@ -281,7 +293,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		log.Warn("keyless mode: unauthenticated and unencrypted; anyone who can reach this node's addresses can join or inject (give --key to run keyed)")
 	}
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
-		zap.Stringers("peers", cfg.peers), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
+		zap.Strings("peers", endpointTexts(peers)), zap.Uint16("port", cfg.port), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
 	select {
 	case <-ctx.Done():
 		log.Info("polylink stopping")

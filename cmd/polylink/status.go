@@ -27,6 +27,9 @@ type statusDoc struct {
 	Router router.Status `json:"router"`
 	// NoRoute lists local NICs without a route to a peer (see noRoutes).
 	NoRoute []noRoute `json:"no_route,omitempty"`
+	// IPIPBlocked lists NICs on which raw IP-in-IP gets no answer while
+	// UDP does (see blockedWatch).
+	IPIPBlocked []ipipBlocked `json:"ipip_blocked,omitempty"`
 	// Exit is the exit's NAT counters, on a node run with --exit.
 	Exit *router.ExitStatus `json:"exit,omitempty"`
 }

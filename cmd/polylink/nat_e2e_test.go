@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/polylink/polylink/aggregator"
+	"github.com/polylink/polylink/testbed"
+	"github.com/polylink/polylink/testbed/nstest"
+	"github.com/polylink/polylink/testbed/stream"
+)
+
+// natNet is testbed.NATNet with a polylink daemon on the server (a
+// --router node) and on each robot (UDP to the server, and raw IP-in-IP
+// to it too, which the strict NATs drop).
+type natNet struct {
+	*testbed.NATNet
+	server *node
+	robots [2]*node
+}
+
+const (
+	natVIPServer = "198.19.120.1"
+	natPort      = "45820"
+)
+
+func natVIPRobot(r int) string { return fmt.Sprintf("198.19.120.1%d", r+1) }
+
+func newNATNet(t *testing.T, opts testbed.NATOptions, robotPeers ...string) *natNet {
+	t.Helper()
+	nstest.RequireRoot(t)
+	opts.Prefix = "pl-e2e-nat"
+	n, err := testbed.UpNAT(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	nn := &natNet{NATNet: n}
+	nn.server = startNode(t, n.Server, "--vip", natVIPServer+"/24", "--router", "--probe", "50ms")
+	for r := range nn.robots {
+		args := []string{"--vip", natVIPRobot(r) + "/24", "--probe", "50ms"}
+		for _, p := range robotPeers {
+			args = append(args, "--peer", p)
+		}
+		nn.robots[r] = startNode(t, n.Robots[r], args...)
+	}
+	return nn
+}
+
+// paths returns the connections of n to host vip, by local NIC name.
+func paths(n *node, vip string) []aggregator.ConnStatus {
+	for _, h := range n.status().Hosts {
+		if h.VIP == vip {
+			return h.Connections
+		}
+	}
+	return nil
+}
+
+// upOver counts n's connections to vip in state 2 of encapsulation encap.
+func upOver(n *node, vip, encap string) int {
+	count := 0
+	for _, c := range paths(n, vip) {
+		if c.State == 2 && c.Encap == encap {
+			count++
+		}
+	}
+	return count
+}
+
+// mappedEndpoints lists the remote endpoints of the server's up paths to
+// host vip.
+func mappedEndpoints(n *node, vip string) []string {
+	var out []string
+	for _, c := range paths(n, vip) {
+		if c.State == 2 {
+			out = append(out, c.RemoteAddr)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestTwoRobotsBehindStrictNATs is issue 12's first "must show": two
+// robots, each with two uplinks, behind the same two strict NATs; a
+// --router server. Both tunnels come up over UDP; the server shows each
+// robot's NAT-mapped endpoints; a 500 packet/s stream from each robot
+// loses nothing across a 3 s cut of one uplink and across that NAT
+// changing its public address; raw IP-in-IP is reported blocked, in status
+// and once in the log.
+func TestTwoRobotsBehindStrictNATs(t *testing.T) {
+	nn := newNATNet(t, testbed.NATOptions{}, testbed.NATServerAddr+":"+natPort, testbed.NATServerAddr)
+	for r, robot := range nn.robots {
+		waitFor(t, fmt.Sprintf("robot %d: both UDP paths up", r+1), 10*time.Second, func() bool {
+			return upOver(robot, natVIPServer, "udp") == 2
+		})
+		waitFor(t, fmt.Sprintf("server: both paths of robot %d up", r+1), 10*time.Second, func() bool {
+			return upOver(nn.server, natVIPRobot(r), "udp") == 2
+		})
+	}
+	// The server sees each robot through the NATs' public addresses, and
+	// the two robots behind one NAT on distinct ports.
+	var all []string
+	for r := range nn.robots {
+		eps := mappedEndpoints(nn.server, natVIPRobot(r))
+		t.Logf("server: robot %d via %v", r+1, eps)
+		if len(eps) != 2 || !strings.HasPrefix(eps[0], testbed.NAT1Public+":") || !strings.HasPrefix(eps[1], testbed.NAT2Public+":") {
+			t.Fatalf("server's endpoints of robot %d: %v, want one behind %s and one behind %s", r+1, eps, testbed.NAT1Public, testbed.NAT2Public)
+		}
+		all = append(all, eps...)
+	}
+	if slices.Sort(all); len(slices.Compact(all)) != 4 {
+		t.Fatalf("two robots behind the same NATs share an endpoint: %v", all)
+	}
+
+	// Raw IP-in-IP never gets through the strict NATs: reported blocked.
+	for r, robot := range nn.robots {
+		waitFor(t, fmt.Sprintf("robot %d reports IP-in-IP blocked on both uplinks", r+1), 10*time.Second, func() bool {
+			return slices.Equal(robot.status().IPIPBlocked, []ipipBlocked{{"eth0", testbed.NATServerAddr}, {"eth1", testbed.NATServerAddr}})
+		})
+		doc := robot.status()
+		if text := renderStatus(&doc); !strings.Contains(text, "IP-in-IP blocked on eth0") {
+			t.Errorf("robot %d: status text does not say IP-in-IP is blocked:\n%s", r+1, text)
+		}
+	}
+
+	const streamFor = 10 * time.Second
+	flows := make([]stream.Flow, 2)
+	for r := range nn.robots {
+		flows[r] = udpFlow(t, fmt.Sprintf("robot %d", r+1), nn.Robots[r], nn.Server, natVIPServer, 7001+r,
+			stream.AudioProfile(500, 200, streamFor))
+	}
+	var (
+		outcomes []stream.Outcome
+		runErr   error
+		wg       sync.WaitGroup
+	)
+	begin := time.Now()
+	wg.Go(func() { outcomes, runErr = stream.RunFlows(context.Background(), flows, 500*time.Millisecond) })
+
+	time.Sleep(time.Second)
+	if err := nn.CutUplink(1, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the server sees the paths through nat1 down", 3*time.Second, func() bool {
+		return upOver(nn.server, natVIPRobot(0), "udp") == 1 && upOver(nn.server, natVIPRobot(1), "udp") == 1
+	})
+	time.Sleep(3 * time.Second)
+	if err := nn.CutUplink(1, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "paths through nat1 back up", 3*time.Second, func() bool {
+		return upOver(nn.server, natVIPRobot(0), "udp") == 2 && upOver(nn.server, natVIPRobot(1), "udp") == 2
+	})
+
+	readdressed := time.Now()
+	if err := nn.ReaddressNAT1(); err != nil {
+		t.Fatal(err)
+	}
+	for r := range nn.robots {
+		waitFor(t, fmt.Sprintf("server follows robot %d to nat1's new address", r+1), 3*time.Second, func() bool {
+			eps := mappedEndpoints(nn.server, natVIPRobot(r))
+			return slices.ContainsFunc(eps, func(s string) bool { return strings.HasPrefix(s, testbed.NAT1NewPublic+":") })
+		})
+	}
+	t.Logf("server moved both robots' paths to %s %v after the NAT changed address (probe interval 50 ms); robot 1 now %v",
+		testbed.NAT1NewPublic, time.Since(readdressed).Round(time.Millisecond), mappedEndpoints(nn.server, natVIPRobot(0)))
+	if left := streamFor - time.Since(begin); left < 500*time.Millisecond {
+		t.Fatalf("the cut and the re-addressing took until %v into the %v stream", time.Since(begin), streamFor)
+	}
+
+	wg.Wait()
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	for _, o := range outcomes {
+		r := o.Analyze(stream.Options{})
+		t.Logf("%s: sent %d received %d lost %d duplicates %d p50 %.3f ms max %.3f ms", r.Name, r.Sent, r.Received, r.Lost,
+			r.Duplicates, r.Latency.P50, r.Latency.Max)
+		if r.Sent < 4000 || r.Lost != 0 || r.Duplicates != 0 {
+			t.Errorf("%s across a 3 s uplink cut and a NAT re-addressing: sent %d lost %d duplicates %d; want 0 lost, 0 duplicates",
+				r.Name, r.Sent, r.Lost, r.Duplicates)
+		}
+	}
+	for r, robot := range nn.robots {
+		if n := strings.Count(robot.out.String(), "IP-in-IP blocked on eth0"); n != 1 {
+			t.Errorf("robot %d logged \"IP-in-IP blocked on eth0\" %d times, want once", r+1, n)
+		}
+	}
+}

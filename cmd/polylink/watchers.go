@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/polylink/polylink/aggregator"
+)
+
+// Timing of the daemon's status watchers.
+const (
+	watchInterval = time.Second
+	// blockedHold is how long raw IP-in-IP must go unanswered while UDP
+	// works before it is reported blocked.
+	blockedHold = 2 * time.Second
+	// reresolveAfter is how long every path to a peer named by DNS must be
+	// down before the name is resolved again.
+	reresolveAfter = 30 * time.Second
+)
+
+// watchers are the daemon's slow loops over engine status: IP-in-IP
+// blocked detection and DNS re-resolution of named peers.
+type watchers struct {
+	blocked *blockedWatch
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func startWatchers(cfg runConfig, peers []netip.AddrPort, eng *aggregator.Engine, log *zap.Logger) *watchers {
+	w := &watchers{blocked: newBlockedWatch(log, rawPeers(cfg.peers), blockedHold), done: make(chan struct{})}
+	w.wg.Go(func() { w.blocked.run(eng.Status, watchInterval, w.done) })
+	if hasNames(cfg.peers) {
+		r := &reresolver{specs: cfg.peers, current: peers, eng: eng, log: log, resolver: net.DefaultResolver}
+		w.wg.Go(func() { r.run(w.done) })
+	}
+	return w
+}
+
+// Close stops the watchers and waits for them.
+func (w *watchers) Close() {
+	close(w.done)
+	w.wg.Wait()
+}
+
+// reresolver resolves the peers named by DNS again when every path to
+// what they resolved to has been down for reresolveAfter: the peer moved
+// (a cloud server re-created with a new address), and the robot must
+// follow the name rather than keep probing the old address.
+type reresolver struct {
+	specs    []peerSpec
+	current  []netip.AddrPort
+	eng      *aggregator.Engine
+	log      *zap.Logger
+	resolver *net.Resolver
+	upAt     time.Time // last time some path to a peer was up
+}
+
+func (r *reresolver) run(done <-chan struct{}) {
+	t := time.NewTicker(watchInterval)
+	defer t.Stop()
+	r.upAt = time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			st := r.eng.Status()
+			if anyPathUpTo(&st, r.current) || now.Sub(r.upAt) < reresolveAfter {
+				if anyPathUpTo(&st, r.current) {
+					r.upAt = now
+				}
+				continue
+			}
+			r.upAt = now // next attempt after another reresolveAfter
+			// Bounded by resolveTimeout per name.
+			peers, err := resolvePeers(context.Background(), r.specs, r.resolver)
+			if err != nil {
+				r.log.Warn("every path to the peers is down and resolving them again failed; keeping the old addresses", zap.Error(err))
+				continue
+			}
+			if !slices.Equal(peers, r.current) {
+				r.log.Info("peers resolved to new addresses", zap.Strings("old", endpointTexts(r.current)), zap.Strings("new", endpointTexts(peers)))
+				r.current = peers
+				r.eng.SetPeers(peers)
+			}
+		}
+	}
+}
+
+// anyPathUpTo reports whether some connection in state 2 reaches one of
+// the endpoints.
+func anyPathUpTo(st *aggregator.Status, eps []netip.AddrPort) bool {
+	for _, h := range st.Hosts {
+		for _, c := range h.Connections {
+			if c.State != 2 {
+				continue
+			}
+			for _, ep := range eps {
+				if c.RemoteAddr == endpointText(ep) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// endpointText is an endpoint as status shows it (see
+// aggregator.ConnStatus.RemoteAddr): the address alone without a port.
+func endpointText(ap netip.AddrPort) string {
+	if ap.Port() == 0 {
+		return ap.Addr().String()
+	}
+	return ap.String()
+}
+
+// endpointTexts is endpointText of each.
+func endpointTexts(eps []netip.AddrPort) []string {
+	out := make([]string, len(eps))
+	for i, ep := range eps {
+		out[i] = endpointText(ep)
+	}
+	return out
+}
