@@ -197,3 +197,67 @@ func TestTwoRobotsBehindStrictNATs(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6OnlyUplinkCarriesTheStream: robot 1's second uplink has only an
+// IPv6 address (as many LTE carriers give), its first is IPv4 behind NAT.
+// Both carry the stream to the server (over UDP/IPv6 and UDP/IPv4), and a
+// cut of either loses nothing.
+func TestIPv6OnlyUplinkCarriesTheStream(t *testing.T) {
+	nn := newNATNet(t, testbed.NATOptions{V6Uplink: true},
+		testbed.NATServerAddr+":"+natPort, "["+testbed.NATServerAddr6+"]:"+natPort)
+	robot := nn.robots[0]
+	waitFor(t, "robot 1: a UDP/IPv4 and a UDP/IPv6 path up", 10*time.Second, func() bool {
+		var v4, v6 bool
+		for _, c := range paths(robot, natVIPServer) {
+			v4 = v4 || c.State == 2 && c.Local == "eth0" && c.RemoteAddr == testbed.NATServerAddr+":"+natPort
+			v6 = v6 || c.State == 2 && c.Local == "eth1" && c.RemoteAddr == "["+testbed.NATServerAddr6+"]:"+natPort
+		}
+		return v4 && v6
+	})
+	waitFor(t, "server: robot 1 through its IPv6 address", 5*time.Second, func() bool {
+		return slices.Contains(mappedEndpoints(nn.server, natVIPRobot(0)), "["+testbed.RobotAddr6+"]:"+natPort)
+	})
+	t.Logf("server: robot 1 via %v", mappedEndpoints(nn.server, natVIPRobot(0)))
+
+	const streamFor = 8 * time.Second
+	flow := udpFlow(t, "robot 1", nn.Robots[0], nn.Server, natVIPServer, 7101, stream.AudioProfile(500, 200, streamFor))
+	wait := runStream(t, flow)
+	begin := time.Now()
+	for nat := 1; nat <= 2; nat++ {
+		time.Sleep(time.Second)
+		if err := nn.CutUplink(nat, true); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("the path through nat%d down", nat), 3*time.Second, func() bool {
+			return upOver(robot, natVIPServer, "udp") == 1
+		})
+		time.Sleep(time.Second)
+		if err := nn.CutUplink(nat, false); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("the path through nat%d up again", nat), 3*time.Second, func() bool {
+			return upOver(robot, natVIPServer, "udp") == 2
+		})
+	}
+	if left := streamFor - time.Since(begin); left < 300*time.Millisecond {
+		t.Fatalf("the cuts took until %v into the %v stream", time.Since(begin), streamFor)
+	}
+	r := wait().Analyze(stream.Options{})
+	t.Logf("IPv6-only + IPv4 uplinks, each cut once: sent %d received %d lost %d duplicates %d", r.Sent, r.Received, r.Lost, r.Duplicates)
+	if r.Sent < 3000 || r.Lost != 0 || r.Duplicates != 0 {
+		t.Fatalf("sent %d lost %d duplicates %d; want 0 lost, 0 duplicates", r.Sent, r.Lost, r.Duplicates)
+	}
+	// Each path carried the stream: first copies came over both at some
+	// point (one path alone during each cut).
+	var v4, v6 uint64
+	for _, c := range paths(nn.server, natVIPRobot(0)) {
+		if strings.HasPrefix(c.RemoteAddr, "[") {
+			v6 += c.RxPackets
+		} else {
+			v4 += c.RxPackets
+		}
+	}
+	if v4 < r.Sent/2 || v6 < r.Sent/2 {
+		t.Errorf("server received %d packets over IPv4 and %d over IPv6, want both to carry most of the %d sent", v4, v6, r.Sent)
+	}
+}
