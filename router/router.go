@@ -51,6 +51,7 @@ type Router struct {
 	stats   counters
 
 	lastICMP atomic.Int64 // unix ns of the last ICMP error sent: rate limit
+	pathMTU  atomic.Int64 // see SetPathMTU
 	wg       sync.WaitGroup
 	fatal    chan error // receives why the TUN reader stopped for good, at most once
 }
@@ -63,6 +64,7 @@ type counters struct {
 	sendFailed, truncated               atomic.Uint64
 	spoofed, transit, badHost           atomic.Uint64 // trust.go's refusals
 	exited                              atomic.Uint64 // to the TUN for the exit
+	tooBig                              atomic.Uint64 // larger than the path MTU with DF: answered with ICMP
 }
 
 // New returns a router over cfg.Device and b; Start begins reading the TUN.
@@ -201,6 +203,9 @@ func (r *Router) route(pkt []byte, from netip.Addr) {
 				return ICMPUnreachable(buf, pkt, r.prefix.Addr(), ICMPCodeHostUnreachable)
 			})
 		}
+		return
+	}
+	if r.tooBig(pkt, from) {
 		return
 	}
 	if err := r.bundles.Send(nh, pkt); err != nil {

@@ -89,6 +89,7 @@ type TUN struct {
 	name         string
 	index        int
 	mtu          int
+	curMTU       atomic.Int64 // set by SetMTU; 0 means mtu
 	ipv6Disabled bool
 
 	closeOnce sync.Once
@@ -257,8 +258,13 @@ func (t *TUN) Name() string { return t.name }
 // Index returns the kernel interface index.
 func (t *TUN) Index() int { return t.index }
 
-// MTU returns the MTU OpenTUN set.
-func (t *TUN) MTU() int { return t.mtu }
+// MTU returns the interface MTU: the one OpenTUN set, or SetMTU's since.
+func (t *TUN) MTU() int {
+	if m := t.curMTU.Load(); m > 0 {
+		return int(m)
+	}
+	return t.mtu
+}
 
 // IPv6Disabled reports whether OpenTUN could turn IPv6 off on the interface;
 // if not, the kernel may send a few IPv6 packets (router solicitations) into it.

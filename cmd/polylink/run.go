@@ -77,7 +77,7 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 	fs.Var(&routeArgs, "route", "route PREFIX=NEXT_HOP_VIP: the kernel sends PREFIX into the TUN, the router to that host (repeatable; 0.0.0.0/0 for everything)")
 	fs.BoolVar(&c.exit, "exit", false, "router node: forward hosts' traffic for other networks out of this node's uplink, masqueraded (nftables; turns on ip_forward)")
 	fs.StringVar(&c.control, "control", "", "control socket path (default /run/polylink/TUN.sock; in another network namespace /run/polylink/netns-INODE/TUN.sock)")
-	fs.IntVar(&c.mtu, "mtu", 1500-outerIPv4Len-wire.HeaderLen, "TUN MTU: the underlay MTU less 36 bytes of headers")
+	fs.IntVar(&c.mtu, "mtu", 1500-outerIPv4Len-wire.HeaderLen, "largest TUN MTU: the underlay MTU less 36 bytes of headers; lowered at run time to the smallest path MTU less its encapsulation (UDP +8, IPv6 +20)")
 	fs.IntVar(&c.maxHosts, "max-hosts", 256, "most hosts remembered (the longest-silent one is evicted)")
 	fs.IntVar(&c.maxNICs, "max-nics", 8, "most NICs remembered per remote host (the longest-silent one is evicted)")
 	fs.DurationVar(&c.hostTTL, "host-timeout", 10*time.Second, "forget a host silent this long")
@@ -263,7 +263,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	}
 	teardown = append(teardown, links.Close)
 	rt.Start()
-	watchers := startWatchers(cfg, peers, eng, log)
+	watchers := startWatchers(cfg, peers, eng, &mtuFollower{max: cfg.mtu, tun: tun, rt: rt, mon: links.mon, log: log.Named("mtu")}, log)
 	teardown = append(teardown, watchers.Close)
 
 	ctl, err := listenControl(cfg.control, func() any {

@@ -25,16 +25,18 @@ const (
 )
 
 // watchers are the daemon's slow loops over engine status: IP-in-IP
-// blocked detection and DNS re-resolution of named peers.
+// blocked detection, the TUN MTU following the paths, and DNS
+// re-resolution of named peers.
 type watchers struct {
 	blocked *blockedWatch
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
 
-func startWatchers(cfg runConfig, peers []netip.AddrPort, eng *aggregator.Engine, log *zap.Logger) *watchers {
+func startWatchers(cfg runConfig, peers []netip.AddrPort, eng *aggregator.Engine, mtu *mtuFollower, log *zap.Logger) *watchers {
 	w := &watchers{blocked: newBlockedWatch(log, rawPeers(cfg.peers), blockedHold), done: make(chan struct{})}
 	w.wg.Go(func() { w.blocked.run(eng.Status, watchInterval, w.done) })
+	w.wg.Go(func() { mtu.run(eng.Status, w.done) })
 	if hasNames(cfg.peers) {
 		r := &reresolver{specs: cfg.peers, current: peers, eng: eng, log: log, resolver: net.DefaultResolver}
 		w.wg.Go(func() { r.run(w.done) })
