@@ -45,6 +45,9 @@ type CounterStatus struct {
 	BadHost uint64 `json:"bad_host_addr_dropped"`
 	// Exited counts packets an exit node handed its kernel to forward out.
 	Exited uint64 `json:"exited"`
+	// TooBig counts DF packets larger than the path MTU, answered with ICMP
+	// fragmentation needed (see SetPathMTU).
+	TooBig uint64 `json:"too_big_dropped"`
 }
 
 // Status snapshots the router.
@@ -65,7 +68,7 @@ func (r *Router) Status() Status {
 		TTLExpired: st.ttlExpired.Load(), NotIPv4: st.notIPv4.Load(), ICMPSent: st.icmpSent.Load(),
 		SendFailed: st.sendFailed.Load(), Truncated: st.truncated.Load(),
 		Spoofed: st.spoofed.Load(), Transit: st.transit.Load(), BadHost: st.badHost.Load(),
-		Exited: st.exited.Load(),
+		Exited: st.exited.Load(), TooBig: st.tooBig.Load(),
 	}
 	return s
 }
