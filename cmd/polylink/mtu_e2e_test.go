@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -13,6 +12,17 @@ import (
 
 	"github.com/polylink/polylink/testbed"
 )
+
+// iperfReport is what the tests read of iperf3 -J.
+type iperfReport struct {
+	Error string `json:"error"`
+	End   struct {
+		SumReceived struct {
+			Bytes         float64 `json:"bytes"`
+			BitsPerSecond float64 `json:"bits_per_second"`
+		} `json:"sum_received"`
+	} `json:"end"`
+}
 
 // TestNarrowMiddlePathNoBlackHole: robot 1's first uplink crosses a link
 // of MTU 1,400 between its NAT and the internet, invisible at either end
@@ -38,35 +48,27 @@ func TestNarrowMiddlePathNoBlackHole(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); _ = srv.Wait() })
-	var out []byte
-	var err error
-	for range 20 { // until the server listens
+	var (
+		out []byte
+		err error
+		rep iperfReport
+	)
+	for range 30 { // until the server listens
 		out, err = nn.Robots[0].Command(ctx, "iperf3", "-c", natVIPServer, "-p", "5211", "-t", "3", "-J").Output()
-		var ee *exec.ExitError
-		if err == nil || !errors.As(err, &ee) || ctx.Err() != nil {
+		rep = iperfReport{}
+		if jerr := json.Unmarshal(out, &rep); err == nil && jerr == nil && rep.Error == "" || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err != nil {
-		t.Fatalf("iperf3 TCP over the narrow path: %v\n%s", err, out)
-	}
-	var rep struct {
-		End struct {
-			SumReceived struct {
-				Bytes         float64 `json:"bytes"`
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-	}
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatal(err)
+	if err != nil || rep.Error != "" {
+		t.Fatalf("iperf3 TCP over the narrow path: %v %s\n%s", err, rep.Error, out)
 	}
 	mtu := robot.status().TUN.MTU
 	t.Logf("iperf3 TCP over the 1,400-byte path: %.1f Mbit/s, %.1f MB; TUN MTU now %d", rep.End.SumReceived.BitsPerSecond/1e6,
 		rep.End.SumReceived.Bytes/1e6, mtu)
 	if rep.End.SumReceived.Bytes < 1e6 {
-		t.Fatalf("TCP moved %.0f bytes in 3 s: black-holed", rep.End.SumReceived.Bytes)
+		t.Fatalf("TCP moved %.0f bytes in 3 s: black-holed\n%s", rep.End.SumReceived.Bytes, out)
 	}
 	if want := 1400 - 20 - 8 - 16; mtu != want {
 		t.Fatalf("TUN MTU %d, want %d (1,400 less outer IPv4, UDP and bundle header)", mtu, want)
