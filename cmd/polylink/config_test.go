@@ -79,7 +79,7 @@ func TestConfigFileErrorsNameTheLine(t *testing.T) {
 		{head + "[router]\nx = 1\n", `:3: tables are not used`},
 		{head + "log.format = \"json\"\n", `:3: dotted key "log.format"`},
 		{head + "config = \"other.toml\"\n", `:3: config: a config file cannot name another one`},
-		{head + "port = [\"x\"]\n", `:3: key "port" is reserved for a later polylink`},
+		{head + "port = [\"x\"]\n", `:3: port: takes one value, not an array`},
 		{head + "allow = [\"x\"]\n", `:3: --peer-key and --allow need --key FILE`},
 		{head + "vip2 = \"x\n", `:3: basic strings cannot have new lines`},
 		{"peer = \"198.18.0.3\"\nvip = \"198.19.0.0/24\"\n", `:2: --vip 198.19.0.0/24: need a host address`},
