@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/polylink/polylink/testbed/stream"
 )
 
@@ -65,16 +63,7 @@ func TestFiguresSinkCPU(t *testing.T) {
 	sender, sink := vethPair(t)
 	p := stream.AudioProfile(100_000, 160, backlog*10*time.Microsecond)
 	sconn, rconn := openSockets(t, sender, sink)
-	raw, err := rconn.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 256<<20)
-	}); err != nil || serr != nil {
-		t.Fatal(err, serr)
-	}
+	forceReadBuffer(t, rconn, 256<<20)
 
 	cc := &countingConn{UDPConn: rconn}
 	flow := newFlow(t, "veth", sconn, cc, p, 0)
