@@ -1,15 +1,13 @@
 package testbed_test
 
 import (
-	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/polylink/polylink/testbed"
 	"github.com/polylink/polylink/testbed/linkemu"
+	"github.com/polylink/polylink/testbed/nstest"
 )
 
 // The impairments, measured end to end through a testbed built once.
@@ -31,13 +29,13 @@ func TestImpairmentsThroughTopology(t *testing.T) {
 	t.Run("delay", func(t *testing.T) {
 		d := linkemu.Impairment{Delay: 20 * time.Millisecond}
 		set(t, 0, d, d)
-		avg := pingAvg(t, vm0, "198.18.0.3", 20)
-		t.Logf("net0 with 20 ms each way: RTT avg %.2f ms", avg)
-		if avg < 40 || avg > 45 {
-			t.Errorf("RTT %.2f ms, want 40–45 ms", avg)
+		lo, avg := nstest.PingRTT(t, vm0, "198.18.0.3", 20)
+		t.Logf("net0 with 20 ms each way: RTT min %.2f ms, avg %.2f ms", lo, avg)
+		if lo < 40 || lo > 45 {
+			t.Errorf("min RTT %.2f ms, want 40–45 ms", lo)
 		}
-		if avg1 := pingAvg(t, vm0, "198.18.1.3", 5); avg1 > 5 {
-			t.Errorf("net1 (no delay) RTT %.2f ms", avg1)
+		if lo1, _ := nstest.PingRTT(t, vm0, "198.18.1.3", 5); lo1 > 5 {
+			t.Errorf("net1 (no delay) min RTT %.2f ms", lo1)
 		}
 	})
 
@@ -159,22 +157,4 @@ func lossAndBurst(got []arrival, n int) (float64, float64) {
 		return 0, 0
 	}
 	return float64(lost) / float64(n), float64(lost) / float64(bursts)
-}
-
-// pingAvg pings count times, 20 ms apart, and returns the average RTT in ms.
-func pingAvg(t *testing.T, ns *testbed.Namespace, addr string, count int) float64 {
-	t.Helper()
-	out, err := ns.Run("ping", "-c", strconv.Itoa(count), "-i", "0.02", "-W", "2", addr)
-	if err != nil {
-		t.Fatalf("ping %s: %v\n%s", addr, err, out)
-	}
-	i := strings.Index(out, "min/avg/max")
-	if i < 0 {
-		t.Fatalf("no RTT summary in ping output:\n%s", out)
-	}
-	var lo, avg float64
-	if _, err := fmt.Sscanf(out[i+strings.Index(out[i:], "=")+1:], " %f/%f", &lo, &avg); err != nil {
-		t.Fatalf("parse ping summary: %v\n%s", err, out)
-	}
-	return avg
 }

@@ -1,7 +1,6 @@
 package linkemu_test
 
 import (
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -237,27 +236,9 @@ func TestPacketBridgeDelayShowsInRTT(t *testing.T) {
 		BA: linkemu.Impairment{Delay: 20 * time.Millisecond},
 	}, false)
 	w.resolveARP(t)
-	avg := pingAvg(t, w.left, rightAddr, 10)
-	t.Logf("RTT through 20 ms each way: avg %.2f ms", avg)
-	if avg < 40 || avg > 45 {
-		t.Errorf("avg RTT %.2f ms, want 40–45 ms", avg)
+	lo, avg := nstest.PingRTT(t, w.left, rightAddr, 10)
+	t.Logf("RTT through 20 ms each way: min %.2f ms, avg %.2f ms", lo, avg)
+	if lo < 40 || lo > 45 {
+		t.Errorf("min RTT %.2f ms, want 40–45 ms", lo)
 	}
-}
-
-// pingAvg pings count times, 20 ms apart, and returns the average RTT in ms.
-func pingAvg(t testing.TB, ns *testbed.Namespace, addr string, count int) float64 {
-	t.Helper()
-	out, err := ns.Run("ping", "-c", strconv.Itoa(count), "-i", "0.02", "-W", "2", addr)
-	if err != nil {
-		t.Fatalf("ping %s: %v\n%s", addr, err, out)
-	}
-	i := strings.Index(out, "min/avg/max")
-	var lo, avg float64
-	if i < 0 {
-		t.Fatalf("no RTT summary in ping output:\n%s", out)
-	}
-	if _, err := fmt.Sscanf(out[strings.Index(out[i:], "=")+i+1:], " %f/%f", &lo, &avg); err != nil {
-		t.Fatalf("parse ping summary: %v\n%s", err, out)
-	}
-	return avg
 }
