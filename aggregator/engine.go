@@ -69,6 +69,10 @@ type localLink struct {
 	done    chan struct{}
 	removed atomic.Bool
 	metered atomic.Bool // the NIC's name matches Policy.Metered
+	// txBytes counts bundle bytes written on the link; budgetWarned is the
+	// last Policy.MeteredBudget warning given (policy_timer.go).
+	txBytes      atomic.Uint64
+	budgetWarned atomic.Uint32
 }
 
 // retire stops the link's writer; packets still queued are dropped.

@@ -31,6 +31,7 @@ const (
 	evIDLimit
 	evLinkAdded
 	evLinkRemoved
+	evBudget
 )
 
 // event is one operator event: the fields its kind uses are set.
@@ -45,6 +46,8 @@ type event struct {
 	why     string
 	d       time.Duration
 	rate    float64
+	sent    uint64 // evBudget: bytes sent, and the budget
+	budget  uint64
 }
 
 // logQueueLen bounds the events waiting for the log writer.
@@ -105,6 +108,9 @@ func (ev *event) write(log *zap.Logger) {
 			zap.String("addr", endpointString(ev.remote)))
 	case evLinkRemoved:
 		log.Debug("link removed", zap.String("link", ev.link), zap.Int("index", ev.index))
+	case evBudget:
+		log.Warn("metered NIC "+ev.why+" its byte budget", zap.String("link", ev.link),
+			zap.Uint64("sent_bytes", ev.sent), zap.Uint64("budget_bytes", ev.budget))
 	}
 }
 

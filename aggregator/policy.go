@@ -49,6 +49,10 @@ type Policy struct {
 	SecondCopyLossless bool
 	// FlowTableSize bounds the flow table status shows (default 1024).
 	FlowTableSize int
+	// MeteredBudget, if not 0, is how many bytes each metered NIC may send
+	// (since start) before the engine warns: once at 80 %, once when it is
+	// reached. A warning only: traffic goes on.
+	MeteredBudget uint64
 }
 
 const (

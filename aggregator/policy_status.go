@@ -135,3 +135,21 @@ func (e *Engine) policyCounterStatus(cs *CounterStatus) {
 	cs.SecondCopies, cs.SecondCopyDropped = st.secondCopies.Load(), st.secondDropped.Load()
 	cs.BulkNoPath, cs.NICInfo, cs.NICInfoIgnored = st.bulkNoPath.Load(), st.nicInfo.Load(), st.nicInfoIgnored.Load()
 }
+
+// localPolicyStatus adds each local NIC's metered flag, bytes sent and
+// budget. Called with e.mu read-locked.
+func (e *Engine) localPolicyStatus(out []LocalStatus) {
+	for _, ll := range e.links {
+		for i := range out {
+			if out[i].Index == ll.index {
+				out[i].Metered = out[i].Metered || ll.metered.Load()
+				out[i].TxBytes += ll.txBytes.Load()
+			}
+		}
+	}
+	for i := range out {
+		if out[i].Metered {
+			out[i].BudgetBytes = e.cfg.Policy.MeteredBudget
+		}
+	}
+}

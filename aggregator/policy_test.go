@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/polylink/polylink/classify"
 	"github.com/polylink/polylink/wire"
 )
@@ -320,4 +324,61 @@ func TestSecondCopyDelayFromMeasurement(t *testing.T) {
 			t.Errorf("case %d: srtt %v jitter %v: delay %v, want %v", i, time.Duration(c.srtt), time.Duration(c.jitter), got, c.want)
 		}
 	}
+}
+
+// A metered NIC's byte budget: a warning at 80 % and one when reached,
+// each once; status shows the bytes against the budget. Traffic goes on.
+func TestMeteredBudgetWarnsOnce(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	p := &pair{net: NewFakeNetwork(), sinkA: newSink(), sinkB: newSink(), probeEvery: 20 * time.Millisecond}
+	a, err := New(Config{VIP: vipA, Peers: raw(addr("198.18.0.3")), ProbeInterval: p.probeEvery,
+		DeadInterval: time.Second, Logger: zap.New(core), Policy: Policy{Metered: []string{"wwan0"}, MeteredBudget: 100_000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err := New(Config{VIP: vipB, Peers: raw(addr("198.18.0.2")), ProbeInterval: p.probeEvery, Deliver: p.sinkB.deliver})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	a.AddLink(p.net.NewLink(10, "wwan0", addr("198.18.0.2"), "s0"))
+	b.AddLink(p.net.NewLink(20, "eth0", addr("198.18.0.3"), "s0"))
+	waitFor(t, "the path up", 2*time.Second, func() bool { return upConns(a, vipB) == 1 })
+	warnings := func() []string {
+		var out []string
+		for _, e := range logs.FilterMessageSnippet("byte budget").All() {
+			out = append(out, e.Message)
+		}
+		return out
+	}
+	send := func(n int) {
+		for i := range n {
+			if err := a.Send(vipB, ipv4Packet(uint32(i))); err != nil {
+				t.Fatal(err)
+			}
+			if i%100 == 99 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	send(300) // 300 × 216 B ≈ 65 kB: below 80 %
+	time.Sleep(100 * time.Millisecond)
+	if w := warnings(); len(w) != 0 {
+		t.Fatalf("warned below 80 %%: %v", w)
+	}
+	send(150) // ≈ 97 kB: past 80 %
+	waitFor(t, "the 80 % warning", 2*time.Second, func() bool { return len(warnings()) == 1 })
+	send(300) // past the budget
+	waitFor(t, "the budget warning", 2*time.Second, func() bool { return len(warnings()) == 2 })
+	send(300)
+	time.Sleep(100 * time.Millisecond)
+	if w := warnings(); len(w) != 2 || !strings.Contains(w[0], "80 %") || !strings.Contains(w[1], "all of") {
+		t.Errorf("warnings: %q, want one at 80 %% and one when reached", w)
+	}
+	st := a.Status()
+	if len(st.Local) != 1 || !st.Local[0].Metered || st.Local[0].BudgetBytes != 100_000 || st.Local[0].TxBytes < 100_000 {
+		t.Errorf("status of the metered NIC: %+v", st.Local)
+	}
+	waitFor(t, "traffic on past the budget", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u >= 300 })
 }

@@ -130,3 +130,36 @@ func (e *Engine) onNICInfo(c *conn, body []byte, now int64) {
 		c.remote.meteredUntil.Store(0)
 	}
 }
+
+// Budget warnings given per metered link: none yet, 80 %, reached.
+const (
+	budgetNone uint32 = iota
+	budgetNear
+	budgetReached
+)
+
+// checkBudgets warns (once each) when a metered link has sent 80 % of
+// Policy.MeteredBudget and when it has sent all of it. Called with e.mu
+// read-locked; the warning goes through the event queue.
+func (e *Engine) checkBudgets() {
+	budget := e.cfg.Policy.MeteredBudget
+	if budget == 0 {
+		return
+	}
+	for _, ll := range e.links {
+		if !ll.metered.Load() {
+			continue
+		}
+		used := ll.txBytes.Load()
+		level, why := budgetNone, ""
+		switch {
+		case used >= budget:
+			level, why = budgetReached, "has sent all of"
+		case used >= budget/10*8:
+			level, why = budgetNear, "has sent 80 % of"
+		}
+		if prev := ll.budgetWarned.Load(); level > prev && ll.budgetWarned.CompareAndSwap(prev, level) {
+			e.note(event{kind: evBudget, link: ll.name, why: why, sent: used, budget: budget})
+		}
+	}
+}

@@ -145,6 +145,7 @@ func (e *Engine) countWrite(c *conn, n int, err error) {
 	} else {
 		c.txPackets.Add(1)
 		c.txBytes.Add(uint64(n))
+		c.link.txBytes.Add(uint64(n))
 	}
 }
 

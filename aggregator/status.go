@@ -43,6 +43,11 @@ type LocalStatus struct {
 	// QueueLen and QueueCap sum the NIC's links' transmit queues.
 	QueueLen int `json:"queue_len"`
 	QueueCap int `json:"queue_cap"`
+	// Metered: the NIC matches --metered; TxBytes: bundle bytes sent on it;
+	// BudgetBytes: its --metered-budget (0: none).
+	Metered     bool   `json:"metered"`
+	TxBytes     uint64 `json:"tx_bytes"`
+	BudgetBytes uint64 `json:"budget_bytes"`
 }
 
 // HostStatus is the bundle to one remote host.
@@ -206,6 +211,7 @@ func (e *Engine) Status() Status {
 	}
 	slices.Sort(s.Peers)
 	s.Local = e.localStatus()
+	e.localPolicyStatus(s.Local)
 	for _, h := range e.hosts {
 		s.Hosts = append(s.Hosts, e.hostStatus(h, now))
 	}

@@ -63,6 +63,7 @@ func (e *Engine) onProbeTick() {
 		}
 		e.onPolicyTick(h, now)
 	}
+	e.checkBudgets()
 	if e.keyed != nil {
 		e.keyedTick(now)
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/polylink/polylink/aggregator"
@@ -17,6 +19,7 @@ type policyFlags struct {
 	redundancy       string
 	grace            time.Duration
 	secondCopy       string
+	budget           string
 }
 
 func addPolicyFlags(fs *flag.FlagSet) *policyFlags {
@@ -28,6 +31,7 @@ func addPolicyFlags(fs *flag.FlagSet) *policyFlags {
 	fs.DurationVar(&pf.grace, "metered-grace", 10*time.Second, "how long bulk waits, with no unmetered path working, before it takes a metered one")
 	fs.StringVar(&pf.secondCopy, "second-copy", "auto", "second copy of real-time packets while fewer paths are up than before: "+
 		"auto (20-40ms later, chosen from measurement, on a surviving path that has lost packets), always (also on a lossless one), off, or a fixed delay")
+	fs.StringVar(&pf.budget, "metered-budget", "", "warn (log, status) when a metered NIC has sent this much since start, at 80 % and at 100 %, e.g. 2GB (kB, MB, GB: powers of 1000); traffic goes on")
 	return pf
 }
 
@@ -40,6 +44,7 @@ type policySpec struct {
 	grace      time.Duration // negative: at once
 	secondCopy time.Duration // 0 measured, negative off
 	lossless   bool
+	budget     uint64 // bytes; 0 none
 }
 
 // policy validates the flags.
@@ -85,12 +90,39 @@ func (pf *policyFlags) policy() (policySpec, error) {
 		}
 		p.secondCopy = d
 	}
+	if pf.budget != "" {
+		n, ok := parseSize(pf.budget)
+		if !ok {
+			return p, usagef("run: --metered-budget %q: want a size like 500MB or 2GB", pf.budget)
+		}
+		p.budget = n
+	}
 	return p, nil
+}
+
+// parseSize reads a byte count with an optional decimal unit: 2GB, 1.5GB,
+// 500MB, 800kB, 1000000.
+func parseSize(s string) (uint64, bool) {
+	mult := 1.0
+	for _, u := range []struct {
+		suffix string
+		m      float64
+	}{{"GB", 1e9}, {"MB", 1e6}, {"kB", 1e3}, {"KB", 1e3}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || v <= 0 || v*mult > 1e18 {
+		return 0, false
+	}
+	return uint64(v * mult), true
 }
 
 // engine is the aggregator's Policy for these settings.
 func (p policySpec) engine() aggregator.Policy {
 	rules, _ := classify.ParseRules(p.rules) // validated by policy()
 	return aggregator.Policy{Classifier: classify.New(rules), CopyAll: p.copyAll, Metered: p.metered,
-		MeteredGrace: p.grace, SecondCopy: p.secondCopy, SecondCopyLossless: p.lossless}
+		MeteredGrace: p.grace, SecondCopy: p.secondCopy, SecondCopyLossless: p.lossless, MeteredBudget: p.budget}
 }

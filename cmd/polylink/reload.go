@@ -34,7 +34,7 @@ var liveSettings = map[string]bool{"peers": true, "exclude": true, "probe": true
 // fieldFlags names runConfig fields whose flag is spelled differently.
 var fieldFlags = map[string]string{"relay": "router", "hostTTL": "host-timeout", "maxHosts": "max-hosts",
 	"maxNICs": "max-nics", "logFormat": "log", "cpuProf": "cpuprofile", "routes": "route",
-	"policy": "class, metered, redundancy, metered-grace or second-copy",
+	"policy": "class, metered, redundancy, metered-grace, metered-budget or second-copy",
 	"keyed":  "key, peer-key or allow"}
 
 // reloadSignals starts catching SIGHUP. Called before the daemon sets

@@ -25,7 +25,7 @@ func renderStatus(d *statusDoc) string {
 		b.WriteString("  none usable: polylink needs an up NIC with an IPv4 address\n")
 	}
 	for _, l := range d.Local {
-		fmt.Fprintf(&b, "  %-10s (%d)  %s\n", l.Name, l.Index, l.Addr)
+		fmt.Fprintf(&b, "  %-10s (%d)  %s%s\n", l.Name, l.Index, l.Addr, meteredNote(l))
 	}
 	renderNoRoutes(&b, d.NoRoute)
 	renderBlocked(&b, d.IPIPBlocked)

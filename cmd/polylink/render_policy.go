@@ -89,3 +89,16 @@ func bytesStr(n uint64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// meteredNote says a local NIC is metered, with its bytes against its
+// budget.
+func meteredNote(l aggregator.LocalStatus) string {
+	switch {
+	case !l.Metered:
+		return ""
+	case l.BudgetBytes == 0:
+		return fmt.Sprintf("  metered, sent %s", bytesStr(l.TxBytes))
+	}
+	return fmt.Sprintf("  metered, sent %s of a %s budget (%.0f %%)", bytesStr(l.TxBytes), bytesStr(l.BudgetBytes),
+		100*float64(l.TxBytes)/float64(l.BudgetBytes))
+}

@@ -42,6 +42,8 @@ func TestRunFlagsRejectBadUsage(t *testing.T) {
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--metered", "wwan["}, "--metered"},
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--metered-grace", "-1s"}, "--metered-grace"},
 		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--second-copy", "1s"}, "--second-copy"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--metered-budget", "lots"}, "--metered-budget"},
+		{[]string{"--vip", "198.19.0.2/24", "--peer", "198.18.0.3", "--metered-budget", "-1GB"}, "--metered-budget"},
 	} {
 		_, err := parseRunFlags(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
