@@ -80,12 +80,15 @@ func renderFlows(b *strings.Builder, d *statusDoc) {
 	tw.Flush()
 }
 
+// bytesStr renders a byte count in decimal units, as --metered-budget reads them.
 func bytesStr(n uint64) string {
 	switch {
-	case n >= 10<<20:
-		return fmt.Sprintf("%.0f MB", float64(n)/(1<<20))
-	case n >= 10<<10:
-		return fmt.Sprintf("%.0f kB", float64(n)/(1<<10))
+	case n >= 10e9:
+		return fmt.Sprintf("%.0f GB", float64(n)/1e9)
+	case n >= 10e6:
+		return fmt.Sprintf("%.0f MB", float64(n)/1e6)
+	case n >= 10e3:
+		return fmt.Sprintf("%.0f kB", float64(n)/1e3)
 	}
 	return fmt.Sprintf("%d B", n)
 }
