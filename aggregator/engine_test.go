@@ -117,8 +117,16 @@ func (p *pair) newEngine(t *testing.T, vip netip.Addr, peers []netip.Addr, s *si
 
 // waitFor polls cond until it holds or the deadline passes; on failure it
 // shows the status of the engines given.
+// waitSlack stretches every wait: d is ample on a quiet machine, and the
+// race detector on a machine loaded by other builds has needed over 2 s.
+// How long a wait takes is never what a test here asserts (timing targets
+// are benchmarks), so a longer one only lets a slow machine finish.
+const waitSlack = 5
+
+// waitFor polls cond until it holds, failing the test after waitSlack × d.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool, show ...*Engine) {
 	t.Helper()
+	d *= waitSlack
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -138,7 +138,9 @@ func TestForgedHostsCannotLockOutARealOne(t *testing.T) {
 }
 
 func TestForgedStateCannotOpenAPath(t *testing.T) {
-	p := newPair(t)
+	// Steady: allCopiesIn needs paths that do not lapse, and the spoofed
+	// NIC must still be there (not forgotten) when its state is checked.
+	p := newPairWith(t, steady)
 	waitFor(t, "paths up", 2*time.Second, func() bool { return upConns(p.a, vipB) == 2 })
 	spoofer := p.net.NewLink(66, "eth0", addr("198.18.0.66"), "s0")
 	// Claims to be B's NIC 20 ("already up", state 2) from its own address.

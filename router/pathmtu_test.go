@@ -43,7 +43,7 @@ func TestTooBigForThePathIsAnsweredWithICMP(t *testing.T) {
 		if mtu := binary.BigEndian.Uint16(pkt[26:28]); mtu != 1356 {
 			t.Fatalf("ICMP carries next-hop MTU %d, want 1356", mtu)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(waitTimeout):
 		t.Fatal("no ICMP fragmentation needed came back into the TUN")
 	}
 	if c := a.rt.Status().Counters; c.TooBig != 1 || c.Sent != 0 {
@@ -57,7 +57,7 @@ func TestTooBigForThePathIsAnsweredWithICMP(t *testing.T) {
 			if len(got) != len(p) {
 				t.Fatalf("B got %d bytes, want %d", len(got), len(p))
 			}
-		case <-time.After(3 * time.Second):
+		case <-time.After(waitTimeout):
 			t.Fatalf("a %d-byte packet (DF %v) did not reach B", len(p), p[6]&0x40 != 0)
 		}
 	}

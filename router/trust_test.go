@@ -58,7 +58,7 @@ func receives(t *testing.T, n *vnode, src, where string) {
 		if h, _ := router.ParseIPv4(pkt); h.Src.String() != src {
 			t.Fatalf("%s got a packet from %v, want the one from %s", where, h.Src, src)
 		}
-	case <-time.After(3 * time.Second):
+	case <-time.After(waitTimeout):
 		t.Fatalf("the legitimate packet from %s never reached %s", src, where)
 	}
 }
