@@ -12,6 +12,11 @@ import (
 // newTwoNodesUDP is newTwoNodes with the peers given as UDP endpoints
 // (ADDR:PORT), so both paths run over UDP instead of raw IP-in-IP.
 func newTwoNodesUDP(t testing.TB, extra ...string) *twoNodes {
+	return newTwoNodesUDPWith(t, extra, extra)
+}
+
+// newTwoNodesUDPWith is newTwoNodesUDP with each node's own extra flags.
+func newTwoNodesUDPWith(t testing.TB, extraA, extraB []string) *twoNodes {
 	t.Helper()
 	nstest.RequireRoot(t)
 	tn := &twoNodes{a: nstest.Namespace(t, "pl-e2e-a"), b: nstest.Namespace(t, "pl-e2e-b"),
@@ -23,9 +28,9 @@ func newTwoNodesUDP(t testing.TB, extra ...string) *twoNodes {
 	}
 	peer := func(a string) string { return a + ":" + natPort }
 	tn.na = startNode(t, tn.a, append([]string{"--vip", tn.vipA + "/24", "--peer", peer(tn.underlay[0][1]),
-		"--peer", peer(tn.underlay[1][1])}, extra...)...)
+		"--peer", peer(tn.underlay[1][1])}, extraA...)...)
 	tn.nb = startNode(t, tn.b, append([]string{"--vip", tn.vipB + "/24", "--peer", peer(tn.underlay[0][0]),
-		"--peer", peer(tn.underlay[1][0])}, extra...)...)
+		"--peer", peer(tn.underlay[1][0])}, extraB...)...)
 	waitFor(t, "both UDP paths up on A", 5*time.Second, func() bool { return upOver(tn.na, tn.vipB, "udp") == 2 })
 	waitFor(t, "both UDP paths up on B", 5*time.Second, func() bool { return upOver(tn.nb, tn.vipA, "udp") == 2 })
 	return tn

@@ -22,7 +22,8 @@ const mtuInterval = 250 * time.Millisecond
 // or IPv6 40, UDP 8, bundle header 16). It never goes above max (--mtu):
 // the TUN's reads are sized for that.
 type mtuFollower struct {
-	max int
+	max    int
+	bundle int // the bundle's own overhead: its header, and in keyed mode the transport header and tag
 	tun *router.TUN
 	rt  *router.Router
 	mon *linkmon.Monitor
@@ -30,10 +31,19 @@ type mtuFollower struct {
 	cur int
 }
 
-// innerMTU is the largest inner packet a path of encapsulation encap to
-// remote carries when its outer packets may be pathMTU bytes.
-func innerMTU(pathMTU int, remote netip.AddrPort) int {
-	return pathMTU - aggregator.KindOf(remote).Overhead() - wire.HeaderLen
+// innerMTU is the largest inner packet a path to remote carries when its
+// outer packets may be pathMTU bytes and the bundle adds bundle bytes.
+func innerMTU(pathMTU, bundle int, remote netip.AddrPort) int {
+	return pathMTU - aggregator.KindOf(remote).Overhead() - bundle
+}
+
+// bundleOverhead is what the bundle adds to each inner packet: the v1
+// header, or in keyed mode the v2 transport header and the AEAD tag.
+func bundleOverhead(keyed bool) int {
+	if keyed {
+		return wire.TransportOverhead
+	}
+	return wire.HeaderLen
 }
 
 // target computes the MTU the TUN should have now; ok is false with no
@@ -52,7 +62,7 @@ func (f *mtuFollower) target(st *aggregator.Status) (mtu int, why string, ok boo
 			if err != nil || pmtu == 0 {
 				continue
 			}
-			if in := innerMTU(pmtu, remote); !ok || in < mtu {
+			if in := innerMTU(pmtu, f.bundle, remote); !ok || in < mtu {
 				mtu, why, ok = in, c.Local+" → "+c.RemoteAddr, true
 			}
 		}

@@ -261,3 +261,27 @@ func TestIPv6OnlyUplinkCarriesTheStream(t *testing.T) {
 		t.Errorf("server received %d packets over IPv4 and %d over IPv6, want both to carry most of the %d sent", v4, v6, r.Sent)
 	}
 }
+
+// TestKeyedOverUDP: keyed mode (handshake, sealed probes and data) runs
+// over UDP paths as over raw ones, with the TUN's MTU leaving room for the
+// keyed transport header and tag after the UDP header.
+func TestKeyedOverUDP(t *testing.T) {
+	dir := t.TempDir()
+	ka, kb := genKey(t, dir, "a"), genKey(t, dir, "b")
+	tn := newTwoNodesUDPWith(t, []string{"--probe", "50ms", "--key", ka.file, "--peer-key", kb.pub},
+		[]string{"--probe", "50ms", "--key", kb.file, "--peer-key", ka.pub})
+	out, err := tn.a.Run("ping", "-c", "3", "-i", "0.05", "-W", "1", "-s", "1400", "-M", "do", tn.vipB)
+	if err != nil {
+		t.Fatalf("keyed ping over UDP: %v\n%s", err, out)
+	}
+	want := 1500 - 20 - 8 - 32
+	waitFor(t, "the TUN MTU at the keyed UDP path's", 3*time.Second, func() bool { return tn.na.status().TUN.MTU == want })
+	flow := udpFlowB(t, tn, 5300, stream.AudioProfile(500, 1200, 2*time.Second))
+	res, err := stream.Measure(t.Context(), []stream.Flow{flow}, stream.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Lost != 0 || r.Received != r.Sent {
+		t.Fatalf("keyed stream over UDP: sent %d received %d lost %d", r.Sent, r.Received, r.Lost)
+	}
+}

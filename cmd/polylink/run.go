@@ -263,7 +263,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	}
 	teardown = append(teardown, links.Close)
 	rt.Start()
-	watchers := startWatchers(cfg, peers, eng, &mtuFollower{max: cfg.mtu, tun: tun, rt: rt, mon: links.mon, log: log.Named("mtu")}, log)
+	watchers := startWatchers(cfg, peers, eng, &mtuFollower{max: cfg.mtu, bundle: bundleOverhead(keyed != nil), tun: tun, rt: rt, mon: links.mon, log: log.Named("mtu")}, log)
 	teardown = append(teardown, watchers.Close)
 
 	ctl, err := listenControl(cfg.control, func() any {
