@@ -24,11 +24,11 @@ const mtuInterval = 250 * time.Millisecond
 type mtuFollower struct {
 	max    int
 	bundle int // the bundle's own overhead: its header, and in keyed mode the transport header and tag
-	tun *router.TUN
-	rt  *router.Router
-	mon *linkmon.Monitor
-	log *zap.Logger
-	cur int
+	tun    *router.TUN
+	rt     *router.Router
+	mon    *linkmon.Monitor
+	log    *zap.Logger
+	cur    int
 }
 
 // innerMTU is the largest inner packet a path to remote carries when its
