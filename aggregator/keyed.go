@@ -238,6 +238,13 @@ func (e *Engine) keyedOwns(kp *keyedPeer, vip netip.Addr) bool {
 	if vp := kp.vip.Load(); vp != nil {
 		return *vp == vip
 	}
+	return e.learnGatewayVIP(kp, vip)
+}
+
+// learnGatewayVIP binds the gateway's key to vip if it may own it. Apart
+// from keyedOwns so that only this once-per-key path puts an address on
+// the heap.
+func (e *Engine) learnGatewayVIP(kp *keyedPeer, vip netip.Addr) bool {
 	if !vip.Is4() || vip == e.cfg.VIP || e.keyed.node.Lookup(vip) != kp.peer || !e.cfg.AcceptHost(vip) {
 		return false
 	}

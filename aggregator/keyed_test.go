@@ -94,3 +94,69 @@ func TestKeyedSealAllocatesNothing(t *testing.T) {
 		t.Errorf("keyed Send allocates %.1f per packet", a)
 	}
 }
+
+// TestKeyedReceiveAllocatesNothing pins keyed mode's receive path: a first
+// copy opened and delivered, a later copy refused by the replay window, a
+// sealed probe answered.
+func TestKeyedReceiveAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	p := newKeyedPair(t)
+	waitFor(t, "both ends established", 5*time.Second, func() bool {
+		return p.a.HasHost(vipB) && p.b.HasHost(vipA) && p.a.Status().Hosts[0].Established && p.b.Status().Hosts[0].Established
+	}, p.a, p.b)
+	for i, la := range p.aLinks {
+		p.a.AddLink(newNullLink(la.Index(), p.aAddrs[i]))
+	}
+	p.b.mu.RLock()
+	toA := p.b.hosts[vipA].kp.peer
+	p.b.mu.RUnlock()
+	p.a.mu.RLock()
+	ll := p.a.links[p.aLinks[0].Index()]
+	p.a.mu.RUnlock()
+	src := p.bAddrs[0]
+	inner := ipv4Packet(1)
+	copy(inner[12:16], vipB.AsSlice()) // B's own address: covered by B's key
+	var msg, dup [bufSize + wire.TagLen]byte
+	var probe [wire.TransportOverhead + wire.ProbeV2Len]byte
+	seal := func() int {
+		n := copy(msg[wire.TransportHeaderLen:], inner)
+		out, err := toA.Seal(msg[:wire.TransportHeaderLen+n], wire.MsgData, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(dup[:], out)
+		return len(out)
+	}
+	cases := []struct {
+		name string
+		f    func()
+	}{
+		0: {"seal, receive a first copy and a duplicate", func() {
+			n := seal()
+			p.a.handle(ll, src, msg[:n])
+			p.a.handle(ll, src, dup[:n])
+		}},
+		1: {"receive a sealed probe, reply", func() {
+			pr := wire.ProbeV2{Seq: 1, SendTime: 1, SrcPath: 20, Host: vipB}
+			_ = pr.Encode(probe[wire.TransportHeaderLen:])
+			out, err := toA.Seal(probe[:wire.TransportHeaderLen+wire.ProbeV2Len], wire.MsgProbe, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.a.handle(ll, src, out)
+		}},
+	}
+	before := p.a.Status().Counters
+	for i, c := range cases {
+		if n := testing.AllocsPerRun(500, c.f); n != 0 {
+			t.Errorf("case %d: %s allocates %v times per run, want 0", i, c.name, n)
+		}
+	}
+	after := p.a.Status().Counters
+	if after.Delivered-before.Delivered < 500 || after.DuplicatesDropped-before.DuplicatesDropped < 500 {
+		t.Fatalf("the runs did not take the paths measured: delivered %d, duplicates %d",
+			after.Delivered-before.Delivered, after.DuplicatesDropped-before.DuplicatesDropped)
+	}
+}
