@@ -112,10 +112,15 @@ func TestKeyedReceiveAllocatesNothing(t *testing.T) {
 	p.b.mu.RLock()
 	toA := p.b.hosts[vipA].kp.peer
 	p.b.mu.RUnlock()
+	var ll *localLink
 	p.a.mu.RLock()
-	ll := p.a.links[p.aLinks[0].Index()]
+	for _, l := range p.a.links {
+		if l.index == p.aLinks[0].Index() {
+			ll = l
+		}
+	}
 	p.a.mu.RUnlock()
-	src := p.bAddrs[0]
+	src := ep(p.bAddrs[0])
 	inner := ipv4Packet(1)
 	copy(inner[12:16], vipB.AsSlice()) // B's own address: covered by B's key
 	var msg, dup [bufSize + wire.TagLen]byte
