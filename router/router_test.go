@@ -134,10 +134,12 @@ func TestRouterRelaysBetweenHosts(t *testing.T) {
 				t.Fatalf("packet %d at B: bad header checksum after the TTL decrement", i)
 			}
 		case <-time.After(waitTimeout):
+			dumpNodes(t, a, r, b)
 			t.Fatalf("only %d of 50 packets reached B through the router", i)
 		}
 	}
 	if got := r.rt.Status().Counters.Forwarded; got != 50 {
+		dumpNodes(t, a, r, b)
 		t.Errorf("router forwarded %d, want 50 (each packet once: duplicates stop at the router)", got)
 	}
 	select {
@@ -181,4 +183,21 @@ func TestRouterForgetsSilentHost(t *testing.T) {
 	b.close()
 	gone := netip.MustParseAddr("198.19.0.3")
 	waitFor(t, "silent host removed after the host timeout", func() bool { return !r.eng.HasHost(gone) })
+}
+
+// dumpNodes logs what each node's engine and router counted, and every
+// connection's state: what a failure of a relay test needs to be read.
+func dumpNodes(t *testing.T, ns ...*vnode) {
+	t.Helper()
+	for _, n := range ns {
+		st := n.eng.Status()
+		t.Logf("%s engine %+v router %+v", st.VIP, st.Counters, n.rt.Status().Counters)
+		for _, h := range st.Hosts {
+			t.Logf("  host %s established %v last rx %.1f ms ago", h.VIP, h.Established, h.LastRxMs)
+			for _, c := range h.Connections {
+				t.Logf("    %s -> %s state %d tx %d rx %d first %d probes %d lost %d",
+					c.Local, c.RemoteAddr, c.State, c.TxPackets, c.RxPackets, c.FirstWins, c.ProbesSent, c.ProbesLost)
+			}
+		}
+	}
 }
