@@ -279,53 +279,20 @@ func (e *Engine) sealProbeTo(ll *localLink, c *conn, dst netip.AddrPort, kp *key
 	e.transmit(ll, c, b, len(out), dst)
 }
 
-// sendKeyed is Send for a keyed node: the packet is sealed once and the
-// same ciphertext goes on every carrying connection, so the receiver's
-// replay window keeps exactly the first copy to arrive.
-func (e *Engine) sendKeyed(vip netip.Addr, pkt []byte) error {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	h := e.hosts[vip]
-	if h == nil || e.closed || h.kp == nil {
-		e.stats.noHost.Add(1)
-		return ErrNoHost
-	}
-	b0 := bufPool.Get().(*packetBuf)
-	defer bufPool.Put(b0)
-	n := copy(b0[wire.TransportHeaderLen:], pkt)
-	msg, err := h.kp.peer.Seal(b0[:wire.TransportHeaderLen+n], wire.MsgData, time.Now())
+// sealData seals inner packet pkt for host h once, into a pooled buffer
+// the caller returns; every copy of the packet carries the same sealed
+// bytes, so the receiver's replay window keeps exactly the first to arrive.
+// Called with e.mu read-locked.
+func (e *Engine) sealData(h *host, pkt []byte) (*packetBuf, []byte, error) {
+	b := bufPool.Get().(*packetBuf)
+	n := copy(b[wire.TransportHeaderLen:bufSize], pkt)
+	msg, err := h.kp.peer.Seal(b[:wire.TransportHeaderLen+n], wire.MsgData, time.Now())
 	if err != nil {
+		bufPool.Put(b)
 		e.keyed.stats.sealFailed.Add(1)
-		return err
+		return nil, nil, err
 	}
-	h.txData.Add(1)
-	e.stats.txPackets.Add(1)
-	now := e.now()
-	anyUp := h.anyUp(now, e.dead)
-	established := h.established.Load()
-	for _, c := range h.conns {
-		if !carries(c, anyUp, established, now, e.dead) {
-			continue
-		}
-		b := bufPool.Get().(*packetBuf)
-		copy(b[:], msg)
-		e.transmit(c.link, c, b, len(msg), c.remote.addr)
-		e.stats.txCopies.Add(1)
-		if !anyUp {
-			e.stats.txCopiesBlind.Add(1)
-		}
-	}
-	return nil
-}
-
-// carries reports whether data goes on c: every connection in state 2, or
-// while none is, every one to a NIC that ever answered us (any before the
-// host's first did).
-func carries(c *conn, anyUp, established bool, now, dead int64) bool {
-	if anyUp {
-		return c.state(now, dead) == stateBoth
-	}
-	return !established || c.remote.proven.Load()
+	return b, msg, nil
 }
 
 // sendRaw copies msg into a transmit buffer and sends it on ll to dst.

@@ -165,3 +165,25 @@ func TestKeyedReceiveAllocatesNothing(t *testing.T) {
 			after.Delivered-before.Delivered, after.DuplicatesDropped-before.DuplicatesDropped)
 	}
 }
+
+// TestKeyedBulkTakesOnePath: the traffic classes hold in keyed mode: a
+// bulk (TCP) packet is sealed once and sent on one path, a real-time one
+// on every working path.
+func TestKeyedBulkTakesOnePath(t *testing.T) {
+	p := newKeyedPair(t)
+	waitFor(t, "two paths up at A", 5*time.Second, func() bool {
+		hs := p.a.Status().Hosts
+		return len(hs) == 1 && hs[0].UpPaths == 2
+	}, p.a, p.b)
+	before := p.a.Status().Counters.TxCopies
+	const n = 100
+	for i := range uint32(n) {
+		if err := p.a.Send(vipB, tcpPacket(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.a.Status().Counters.TxCopies - before; got != n {
+		t.Errorf("%d bulk packets went out as %d copies, want one each", n, got)
+	}
+	waitFor(t, "B delivered the bulk packets", 5*time.Second, func() bool { return p.b.Status().Counters.Delivered >= n }, p.a, p.b)
+}

@@ -10,10 +10,14 @@ import (
 // sendCopy sends one copy of data packet pkt (ID id, class cl) on c.
 // Called with e.mu read-locked.
 func (e *Engine) sendCopy(c *conn, st connState, id uint16, cl classify.Class, pkt []byte) {
-	e.enqueue(c.link, c, c.remote.addr, wire.Header{
-		State: uint8(st), Forward: true, ID: id, Kind: wire.KindData,
-		SrcIndex: uint32(c.link.index), DstIndex: c.remote.index,
-	}, pkt)
+	if e.keyed != nil {
+		e.sendRaw(c.link, c, c.remote.addr, pkt) // sealed once by Send: the same bytes on every path
+	} else {
+		e.enqueue(c.link, c, c.remote.addr, wire.Header{
+			State: uint8(st), Forward: true, ID: id, Kind: wire.KindData,
+			SrcIndex: uint32(c.link.index), DstIndex: c.remote.index,
+		}, pkt)
+	}
 	e.stats.txCopies.Add(1)
 	c.pol.tx[cl].packets.Add(1)
 	c.pol.tx[cl].bytes.Add(uint64(len(pkt)))
@@ -167,8 +171,18 @@ func (e *Engine) queueSecondCopy(h *host, id uint16, pkt []byte, due int64) {
 	if c == nil {
 		return
 	}
-	b, n, ok := e.build(wire.Header{State: uint8(stateBoth), Forward: true, ID: id, Kind: wire.KindData,
-		SrcIndex: uint32(c.link.index), DstIndex: c.remote.index}, pkt)
+	var (
+		b  *packetBuf
+		n  int
+		ok = true
+	)
+	if e.keyed != nil { // the sealed message itself: the far end's replay window drops the later copy
+		b = bufPool.Get().(*packetBuf)
+		n = copy(b[:], pkt)
+	} else {
+		b, n, ok = e.build(wire.Header{State: uint8(stateBoth), Forward: true, ID: id, Kind: wire.KindData,
+			SrcIndex: uint32(c.link.index), DstIndex: c.remote.index}, pkt)
+	}
 	if !ok {
 		return
 	}

@@ -40,28 +40,36 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 		e.stats.oversize.Add(1)
 		return errOversize
 	}
-	if e.keyed != nil {
-		return e.sendKeyed(vip, pkt)
-	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	h := e.hosts[vip]
-	if h == nil || e.closed {
+	if h == nil || e.closed || e.keyed != nil && h.kp == nil {
 		e.stats.noHost.Add(1)
 		return ErrNoHost
+	}
+	cl, p, parsed := e.cfg.Policy.Classifier.Classify(pkt)
+	// out is what every copy carries: pkt behind a v1 header per copy, or
+	// in keyed mode the message sealed once here (keyed.go).
+	out := pkt
+	if e.keyed != nil {
+		b, msg, err := e.sealData(h, pkt)
+		if err != nil {
+			return err
+		}
+		defer bufPool.Put(b)
+		out = msg
 	}
 	id := uint16((h.nextID.Add(1) - 1) % wire.IDSpace)
 	h.txData.Add(1)
 	e.stats.txPackets.Add(1)
 	now := e.now()
-	cl, p, parsed := e.cfg.Policy.Classifier.Classify(pkt)
 	e.stats.pol.tx[cl].Add(1)
 	var pathBuf [classify.MaxFlowPaths]int32
 	paths := pathBuf[:0]
 	if cl == classify.Bulk && !e.cfg.Policy.CopyAll {
-		paths = e.sendBulk(h, id, pkt, now, paths)
+		paths = e.sendBulk(h, id, out, now, paths)
 	} else {
-		paths = e.sendEverywhere(h, id, cl, pkt, now, paths)
+		paths = e.sendEverywhere(h, id, cl, out, now, paths)
 	}
 	if parsed {
 		e.flows.Record(p.Flow, cl, len(pkt), now, paths)
