@@ -28,6 +28,7 @@ func newKeyedPair(t *testing.T) *pair {
 			t.Fatal(err)
 		}
 		c.Keyed = &Keyed{Node: n, Gateway: gw}
+		steady(c) // allCopiesIn: no copy may go to a lapsed path
 	})
 }
 

@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -136,7 +137,9 @@ func TestBulkOnOnePathRealTimeOnEvery(t *testing.T) {
 }
 
 func TestBulkMovesAtOnceWhenItsPathFails(t *testing.T) {
-	p := newPolicyPair(t, Policy{}, Policy{})
+	// Steady: the surviving path must not lapse while the 200 cross it
+	// (bulk with no path is dropped); the cut one fails after 1 s.
+	p := newPolicyPairLinks(t, Policy{}, Policy{}, false, time.Second)
 	sendBoth(t, p.a, vipB, 0, 10)
 	waitFor(t, "the first 20 delivered", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u == 20 })
 	bulk, _, _ := classTx(p.a, vipB)
@@ -215,32 +218,69 @@ func TestMeteredKeepsBulkOffBothWays(t *testing.T) {
 }
 
 func TestSecondCopyWhileAPathIsDown(t *testing.T) {
-	p := newPolicyPair(t, Policy{SecondCopy: 5 * time.Millisecond, SecondCopyLossless: true}, Policy{})
+	p := newPolicyPairLinks(t, Policy{SecondCopy: 5 * time.Millisecond, SecondCopyLossless: true}, Policy{}, false, time.Second)
+	waitFor(t, "both paths up", 2*time.Second, func() bool { _, _, hs := classTx(p.a, vipB); return hs.PeakUpPaths == 2 })
 	p.net.SetDown("s0", true)
 	waitFor(t, "second copies on", 2*time.Second, func() bool {
 		_, _, hs := classTx(p.a, vipB)
 		return hs.UpPaths == 1 && hs.PeakUpPaths == 2 && hs.SecondCopy
 	})
-	before := p.b.Status().Counters.DuplicatesDropped
-	for i := range uint32(200) {
-		if err := p.a.Send(vipB, ipv4Packet(i)); err != nil {
-			t.Fatal(err)
+	next, sent := uint32(0), 0 // next sequence number; packets sent
+	secondCopyRound(t, p, 200, func() {
+		for range 200 {
+			if err := p.a.Send(vipB, ipv4Packet(next)); err != nil {
+				t.Fatal(err)
+			}
+			next++
+			sent++
 		}
-	}
-	waitFor(t, "200 second copies sent", 2*time.Second, func() bool { return p.a.Status().Counters.SecondCopies == 200 })
-	waitFor(t, "B dropped them as duplicates", 2*time.Second, func() bool {
-		return p.b.Status().Counters.DuplicatesDropped-before >= 200
 	})
-	if u, dups := p.sinkB.counts(); u != 200 || dups != 0 {
-		t.Errorf("application got %d unique, %d duplicates; want 200, 0", u, dups)
+	// Bulk gets no second copy: 10 real-time and 10 bulk packets earn 10.
+	secondCopyRound(t, p, 10, func() { sendBoth(t, p.a, vipB, 1000+next, 10); next += 10; sent += 20 })
+	waitFor(t, "every packet delivered", 2*time.Second, func() bool { u, _ := p.sinkB.counts(); return u == sent })
+	if u, dups := p.sinkB.counts(); dups != 0 {
+		t.Errorf("application got %d unique, %d duplicates; want no duplicates", u, dups)
 	}
-	sendBoth(t, p.a, vipB, 1000, 10) // bulk gets no second copy
-	waitFor(t, "real-time second copies only", 2*time.Second, func() bool { return p.a.Status().Counters.SecondCopies == 210 })
 	p.net.SetDown("s0", false)
 	waitFor(t, "second copies off once both paths are back", 2*time.Second, func() bool {
 		_, _, hs := classTx(p.a, vipB)
 		return hs.UpPaths == 2 && !hs.SecondCopy
 	})
+}
+
+// secondCopyRound runs send, which sends want real-time packets among
+// others, and checks that they earn exactly want second copies, each
+// dropped at B as a duplicate. The surviving path's RTT jumping on a
+// loaded machine looks like a queue, and a queueing path holds second
+// copies by design (for a second or more): a round such a hold touched
+// proves nothing, and is run again (up to 10 times).
+func secondCopyRound(t *testing.T, p *pair, want uint64, send func()) {
+	t.Helper()
+	held := func() bool { _, _, hs := classTx(p.a, vipB); return hs.SecondCopyHeld != "" }
+	for try := 1; ; try++ {
+		waitFor(t, "second copies not held", 5*time.Second, func() bool { return !held() })
+		copies0, dups0 := p.a.Status().Counters.SecondCopies, p.b.Status().Counters.DuplicatesDropped
+		send()
+		wasHeld := false
+		waitFor(t, fmt.Sprintf("%d second copies sent (or a hold)", want), 2*time.Second, func() bool {
+			wasHeld = wasHeld || held()
+			return wasHeld || p.a.Status().Counters.SecondCopies-copies0 >= want
+		})
+		if wasHeld {
+			if try == 10 {
+				t.Fatalf("second copies held (surviving path queueing) in each of %d rounds", try)
+			}
+			t.Logf("round %d: the surviving path looked queueing (a loaded machine); again", try)
+			continue
+		}
+		waitFor(t, "B dropped them as duplicates", 2*time.Second, func() bool {
+			return p.b.Status().Counters.DuplicatesDropped-dups0 >= want
+		})
+		if got := p.a.Status().Counters.SecondCopies - copies0; got != want {
+			t.Fatalf("%d second copies, want %d (one per real-time packet, none for bulk)", got, want)
+		}
+		return
+	}
 }
 
 func TestCopyAllIsTheSeedsBehaviour(t *testing.T) {
