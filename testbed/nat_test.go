@@ -1,6 +1,10 @@
 package testbed_test
 
 import (
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/polylink/polylink/testbed"
@@ -46,4 +50,34 @@ func TestNATNetReachesTheServerOnEveryUplink(t *testing.T) {
 	if err := ping(1, "eth0", testbed.NATServerAddr); err != nil {
 		t.Errorf("after the cut: %v", err)
 	}
+}
+
+// TestNATScenario runs `polylink testbed run nat` for real: nothing lost
+// from either robot across the uplink cut and nat1's re-addressing, the
+// server on nat1's new address afterwards, raw IP-in-IP found blocked.
+func TestNATScenario(t *testing.T) {
+	nstest.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("runs a 12 s stream")
+	}
+	bin := filepath.Join(t.TempDir(), "polylink")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/polylink").CombinedOutput(); err != nil {
+		t.Fatalf("build polylink: %v\n%s", err, out)
+	}
+	run, err := testbed.RunNAT(t.Context(), testbed.NATRunOptions{Binary: bin, Prefix: "pl-natsc", Progress: func(s string) { t.Log(s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, res := range run.Results {
+		if res.Sent < 5000 || res.Lost != 0 || res.Duplicates != 0 {
+			t.Errorf("robot %d: sent %d lost %d duplicates %d; want 0 lost", r+1, res.Sent, res.Lost, res.Duplicates)
+		}
+		if !slices.ContainsFunc(run.MappedAfter[r], func(s string) bool { return strings.HasPrefix(s, testbed.NAT1NewPublic+":") }) {
+			t.Errorf("robot %d: server's paths after the re-addressing %v, none through %s", r+1, run.MappedAfter[r], testbed.NAT1NewPublic)
+		}
+		if len(run.Blocked[r]) != 2 {
+			t.Errorf("robot %d: IP-in-IP blocked on %v, want both uplinks", r+1, run.Blocked[r])
+		}
+	}
+	t.Logf("followed in %v; before %v after %v", run.Followed, run.MappedBefore, run.MappedAfter)
 }

@@ -27,11 +27,11 @@ Every command needs root: it creates network namespaces.`
 // testbedCommand runs `polylink testbed …`.
 func testbedCommand(args []string) error {
 	if len(args) == 0 {
-		return usagef(testbedUsage, strings.Join(testbed.BuiltinNames(), ", "))
+		return usagef(testbedUsage, scenarioNames())
 	}
 	cmd, rest := args[0], args[1:]
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
-		fmt.Printf(testbedUsage+"\n", strings.Join(testbed.BuiltinNames(), ", "))
+		fmt.Printf(testbedUsage+"\n", scenarioNames())
 		return nil
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -215,7 +215,7 @@ func parseTestbedRunArgs(demo bool, args []string) (testbedRunArgs, error) {
 		ra.name = "demo"
 	case len(names) != 1:
 		return ra, usagef("testbed run: name one scenario (%s) or a FILE.json, e.g. 'polylink testbed run lossy --plot lossy.svg'",
-			strings.Join(testbed.BuiltinNames(), ", "))
+			scenarioNames())
 	default:
 		ra.name = names[0]
 	}
@@ -257,6 +257,9 @@ func splitFlags(fs *flag.FlagSet, args []string) (flags, rest []string) {
 // testbedRun runs a scenario and prints the side-by-side table, what it
 // means, and (for the demo) the checks of DESIGN.md's "working".
 func testbedRun(ctx context.Context, ra testbedRunArgs) error {
+	if ra.name == "nat" {
+		return testbedRunNAT(ctx, ra)
+	}
 	plot, out, asJSON, demo := &ra.plot, &ra.out, &ra.asJSON, ra.demo
 	sc, err := testbed.LoadScenario(ra.name)
 	if err != nil {
