@@ -103,8 +103,13 @@ func BenchmarkUDPvsRawLossless(b *testing.B) {
 					if res[0].Received == 0 {
 						b.Fatalf("%s pair delivered nothing", []string{"raw", "udp"}[k])
 					}
-					b.Logf("rate %.0f: %s pair delivered %d of %d (lost %d) at %.1f µs/packet", rate, []string{"raw", "UDP"}[k],
-						res[0].Received, res[0].Sent, res[0].Lost, d/float64(res[0].Received)*1e6)
+					// Where the loss is: before the sender's daemon read its TUN
+					// (the TUN's queue overflowed), in its link queues, at the
+					// socket, or after.
+					as, bs := tn.na.status(), tn.nb.status()
+					b.Logf("rate %.0f: %s pair delivered %d of %d (lost %d) at %.1f µs/packet; A read %d from its TUN, queue drops %d, send errors %d; B wrote %d to its TUN",
+						rate, []string{"raw", "UDP"}[k], res[0].Received, res[0].Sent, res[0].Lost, d/float64(res[0].Received)*1e6,
+						as.Router.Counters.TUNRead, as.Counters.QueueDrops, as.Counters.SendErrors, bs.Router.Counters.TUNWritten)
 					loss[k] += res[0].LossRatio
 					us[k] += d / float64(res[0].Received) * 1e6
 				}
