@@ -31,7 +31,7 @@ func renderHostPolicy(b *strings.Builder, h *aggregator.HostStatus) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PATH\tMETERED\tREAL-TIME\tBULK\tSECOND COPIES\t")
 	for _, c := range h.Connections {
-		if c.TxRealtimePackets+c.TxBulkPackets == 0 && !c.Metered && !c.RemoteMetered {
+		if c.TxRealtimeBytes+c.TxBulkBytes == 0 && !c.Metered && !c.RemoteMetered {
 			continue
 		}
 		m := "-"
