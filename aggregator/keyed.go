@@ -213,6 +213,9 @@ func (e *Engine) keyedProbe(ll *localLink, src netip.AddrPort, kp *keyedPeer, bo
 	if c.remote.proven.Load() {
 		c.host.lastRx.Store(now)
 	}
+	if p.Metered || c.remote.meteredUntil.Load() != 0 {
+		e.applyNICInfo(c, p.Metered, now)
+	}
 	if !p.Reply {
 		// Answer every verified probe once; prove an unproven path with a
 		// probe of ours (rate limited per connection).
@@ -261,6 +264,7 @@ func (e *Engine) sealProbe(c *conn, p *wire.ProbeV2, now int64) {
 	}
 	p.State = uint8(c.state(now, e.dead))
 	p.SrcPath, p.DstPath, p.Host = uint32(c.link.index), c.remote.index, e.cfg.VIP
+	p.Metered = c.link.metered.Load() // keyed mode's NIC info: every probe says it
 	e.sealProbeTo(c.link, c, c.remote.addr, kp, p)
 }
 

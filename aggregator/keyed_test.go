@@ -12,7 +12,10 @@ import (
 
 // keyedPair is a pair whose engines are keyed to each other through
 // --peer-key (each is the other's gateway).
-func newKeyedPair(t *testing.T) *pair {
+func newKeyedPair(t *testing.T) *pair { t.Helper(); return newKeyedPairWith(t, nil) }
+
+// newKeyedPairWith is newKeyedPair with tune applied to both configs.
+func newKeyedPairWith(t *testing.T, tune func(*Config)) *pair {
 	t.Helper()
 	ka, _ := session.GeneratePrivateKey(rand.Reader)
 	kb, _ := session.GeneratePrivateKey(rand.Reader)
@@ -29,6 +32,9 @@ func newKeyedPair(t *testing.T) *pair {
 		}
 		c.Keyed = &Keyed{Node: n, Gateway: gw}
 		steady(c) // allCopiesIn: no copy may go to a lapsed path
+		if tune != nil {
+			tune(c)
+		}
 	})
 }
 
@@ -187,4 +193,32 @@ func TestKeyedBulkTakesOnePath(t *testing.T) {
 		t.Errorf("%d bulk packets went out as %d copies, want one each", n, got)
 	}
 	waitFor(t, "B delivered the bulk packets", 5*time.Second, func() bool { return p.b.Status().Counters.Delivered >= n }, p.a, p.b)
+}
+
+// TestKeyedMeteredTravelsInProbes: keyed mode sends no v1 NIC info; the
+// sealed probes carry the metered flag instead, so the far end keeps its
+// bulk off that path too.
+func TestKeyedMeteredTravelsInProbes(t *testing.T) {
+	p := newKeyedPairWith(t, func(c *Config) {
+		if c.VIP == vipA {
+			c.Policy = Policy{Metered: []string{"eth0*"}}
+		}
+	})
+	waitFor(t, "B told by sealed probes that A's eth0 is metered", 5*time.Second, func() bool {
+		for _, h := range p.b.Status().Hosts {
+			for _, c := range h.Connections {
+				if c.RemoteAddr == p.aAddrs[0].String() && c.State == 2 && c.RemoteMetered {
+					return true
+				}
+			}
+		}
+		return false
+	}, p.a, p.b)
+	for _, h := range p.b.Status().Hosts {
+		for _, c := range h.Connections {
+			if c.RemoteAddr == p.aAddrs[1].String() && c.RemoteMetered {
+				t.Errorf("A's unmetered eth1 shows as metered at B")
+			}
+		}
+	}
 }

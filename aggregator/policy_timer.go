@@ -115,13 +115,20 @@ func (e *Engine) onNICInfo(c *conn, body []byte, now int64) {
 		e.stats.malformed[wire.ErrLength].Add(1)
 		return
 	}
+	e.applyNICInfo(c, n.Flags&wire.NICMetered != 0, now)
+}
+
+// applyNICInfo records whether the far end's NIC of c is metered (from a
+// NIC info, or in keyed mode a sealed probe's flag). Called with e.mu
+// read-locked.
+func (e *Engine) applyNICInfo(c *conn, metered bool, now int64) {
 	if !c.proven(now, e.dead) {
 		e.stats.pol.nicInfoIgnored.Add(1)
 		return
 	}
 	e.stats.pol.nicInfo.Add(1)
 	was := now < c.remote.meteredUntil.Load()
-	if n.Flags&wire.NICMetered != 0 {
+	if metered {
 		c.remote.meteredUntil.Store(now + int64(nicInfoTTL))
 		if !was {
 			c.host.pol.bulk.Store(nil) // choose again at once: bulk may be on this path

@@ -105,7 +105,7 @@ func TestProbeV2(t *testing.T) {
 		hex string
 		err error
 	}{
-		0: {"03020000", ErrFlags},
+		0: {"04020000", ErrFlags},
 		1: {"00030000", ErrState},
 		2: {"00000100", ErrFlags},
 	} {
@@ -170,6 +170,7 @@ func FuzzDecodeV2(f *testing.F) {
 func FuzzDecodeProbeV2(f *testing.F) {
 	f.Add(v2Bytes("01020000", ProbeV2Len))
 	f.Add(v2Bytes("03020000", ProbeV2Len))
+	f.Add(v2Bytes("07020000", ProbeV2Len))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p ProbeV2
 		if err := DecodeProbeV2(b, &p); err != nil {

@@ -28,13 +28,15 @@ const ProbeV2Len = 28
 //	|      Host: the sender's virtual (IPv4) address                |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //
-// Flags bit 0 is Reply (the body echoes a probe's Seq and SendTime); the
+// Flags bit 0 is Reply (the body echoes a probe's Seq and SendTime), bit 1
+// Metered (the sender's NIC of this path is metered: keep bulk off it); the
 // other bits must be zero. State is the sender's 3-state handshake of the
 // path, 0..MaxState. Host is the sender's virtual address: a data message
 // carries no host field, so the receiver learns which host a key speaks for
 // from its sealed probes (and checks the key covers it).
 type ProbeV2 struct {
 	Reply    bool
+	Metered  bool
 	State    uint8
 	SrcPath  uint32
 	DstPath  uint32
@@ -43,7 +45,10 @@ type ProbeV2 struct {
 	Host     netip.Addr // IPv4; the zero value encodes as 0.0.0.0
 }
 
-const probeReplyFlag = 1
+const (
+	probeReplyFlag   = 1
+	probeMeteredFlag = 2
+)
 
 // Encode writes p into b[:ProbeV2Len]. It returns ErrShort if b is shorter
 // and ErrState if State > MaxState.
@@ -57,6 +62,9 @@ func (p *ProbeV2) Encode(b []byte) error {
 	b[0] = 0
 	if p.Reply {
 		b[0] = probeReplyFlag
+	}
+	if p.Metered {
+		b[0] |= probeMeteredFlag
 	}
 	b[1], b[2], b[3] = p.State, 0, 0
 	binary.BigEndian.PutUint32(b[4:], p.SrcPath)
@@ -78,14 +86,15 @@ func DecodeProbeV2(b []byte, p *ProbeV2) error {
 	if len(b) != ProbeV2Len {
 		return ErrLength
 	}
-	if b[0]&^probeReplyFlag != 0 || b[2] != 0 || b[3] != 0 {
+	if b[0]&^(probeReplyFlag|probeMeteredFlag) != 0 || b[2] != 0 || b[3] != 0 {
 		return ErrFlags
 	}
 	if b[1] > MaxState {
 		return ErrState
 	}
 	*p = ProbeV2{
-		Reply:    b[0] == probeReplyFlag,
+		Reply:    b[0]&probeReplyFlag != 0,
+		Metered:  b[0]&probeMeteredFlag != 0,
 		State:    b[1],
 		SrcPath:  binary.BigEndian.Uint32(b[4:]),
 		DstPath:  binary.BigEndian.Uint32(b[8:]),
