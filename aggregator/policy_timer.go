@@ -93,9 +93,11 @@ func (e *Engine) onPolicyTick(h *host, now int64) {
 // sendNICInfo tells the far end of c that our NIC is metered, on the
 // first probes of a connection and then with every fifth: the far end
 // keeps its bulk off this path, and forgets it nicInfoTTL after we stop.
-// Unmetered NICs send nothing. Called with e.mu read-locked.
+// Unmetered NICs send nothing, and neither does a challenge to a NIC that
+// never answered us: a forged source earns one packet back, not two.
+// Called with e.mu read-locked.
 func (e *Engine) sendNICInfo(c *conn, seq uint32, now int64) {
-	if !c.link.metered.Load() || (seq > 5 && seq%5 != 0) {
+	if !c.link.metered.Load() || !c.remote.proven.Load() || (seq > 5 && seq%5 != 0) {
 		return
 	}
 	var body [wire.NICInfoLen]byte

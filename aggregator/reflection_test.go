@@ -42,10 +42,21 @@ func forgedMix(t *testing.T, i int, host netip.Addr) []byte {
 }
 
 func TestForgedSourceGetsNoMoreThanItSent(t *testing.T) {
+	forgedSourceGetsNoMoreThanItSent(t, Policy{})
+}
+
+// A metered NIC tells the far end so beside its probes (NIC info): a
+// challenge to an unproven source must still be one packet, not a probe and
+// a NIC info.
+func TestForgedSourceGetsNoMoreThanItSentOnMeteredNICs(t *testing.T) {
+	forgedSourceGetsNoMoreThanItSent(t, Policy{Metered: []string{"eth*"}})
+}
+
+func forgedSourceGetsNoMoreThanItSent(t *testing.T, pol Policy) {
 	const n = 400
 	net := NewFakeNetwork()
 	routerAddr, victimAddr := addr("198.18.0.1"), addr("198.18.0.66")
-	r, err := New(Config{VIP: addr("198.19.0.1"), Router: true, ProbeInterval: 20 * time.Millisecond})
+	r, err := New(Config{VIP: addr("198.19.0.1"), Router: true, ProbeInterval: 20 * time.Millisecond, Policy: pol})
 	if err != nil {
 		t.Fatal(err)
 	}
