@@ -222,3 +222,40 @@ func TestKeyedMeteredTravelsInProbes(t *testing.T) {
 		}
 	}
 }
+
+// A key speaks only for the addresses it is the best match for (WireGuard's
+// cryptokey routing): a gateway key covers 0.0.0.0/0, but not an address
+// another allowed key owns, so the gateway cannot put a packet in from
+// that host's address.
+func TestKeyedGatewayCannotSpeakForAnAllowedHost(t *testing.T) {
+	vipC := netip.MustParseAddr("198.19.0.9")
+	p := newKeyedPairWith(t, func(c *Config) {
+		if c.VIP != vipB {
+			return
+		}
+		kc, _ := session.GeneratePrivateKey(rand.Reader)
+		pc, err := c.Keyed.Node.AddPeer(kc.PublicKey(), netip.PrefixFrom(vipC, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Keyed.Hosts = map[*session.Peer]netip.Addr{pc: vipC}
+	})
+	established := func(e *Engine) func() bool {
+		return func() bool { h := e.Status().Hosts; return len(h) == 1 && h[0].Established }
+	}
+	waitFor(t, "A has host B", 5*time.Second, established(p.a), p.a, p.b)
+	waitFor(t, "B has host A", 5*time.Second, established(p.b), p.a, p.b)
+	forged := ipv4Packet(1)
+	copy(forged[12:16], vipC.AsSlice()) // A's key, C's address
+	for _, pkt := range [][]byte{forged, ipv4Packet(2)} {
+		if err := p.a.Send(vipB, pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := func() bool { u, _ := p.sinkB.counts(); return u+int(p.b.Status().Keyed.NotCovered) >= 2 }
+	waitFor(t, "both packets handled", 5*time.Second, done, p.a, p.b)
+	if u, _ := p.sinkB.counts(); u != 1 || p.b.Status().Keyed.NotCovered != 1 {
+		t.Fatalf("B delivered %d packets (want 1) and refused %d as not covered (want 1): the gateway's key spoke for C",
+			u, p.b.Status().Keyed.NotCovered)
+	}
+}

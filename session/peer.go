@@ -64,14 +64,11 @@ func (p *Peer) Allowed() []netip.Prefix { return append([]netip.Prefix(nil), p.a
 
 // Allows reports whether src is covered by the peer's key: the receive
 // side's cryptokey routing. An inner packet whose source it does not allow
-// is dropped, whatever key opened it.
+// is dropped, whatever key opened it. As in WireGuard the longest prefix
+// decides: a key covering 0.0.0.0/0 (a gateway) does not speak for an
+// address another peer's narrower prefix owns.
 func (p *Peer) Allows(src netip.Addr) bool {
-	for _, pfx := range p.allowed {
-		if pfx.Contains(src) {
-			return true
-		}
-	}
-	return false
+	return p.node.Lookup(src) == p
 }
 
 // Status is a peer's state for `polylink status`.
