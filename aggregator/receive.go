@@ -79,6 +79,13 @@ func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, 
 // connection the packet came from (see handshake.go).
 func (e *Engine) handle(ll *localLink, src netip.AddrPort, pkt []byte) {
 	e.stats.rxPackets.Add(1)
+	if KindOf(src) != ll.kind {
+		// A UDP datagram from port 0 would name a raw IP-in-IP endpoint:
+		// it could join a raw NIC's identity, or make a connection between
+		// a link and an endpoint of another kind. No NAT maps to port 0.
+		e.stats.misdirected.Add(1)
+		return
+	}
 	if e.keyed != nil {
 		e.handleKeyed(ll, src, pkt)
 		return

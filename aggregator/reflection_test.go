@@ -124,3 +124,28 @@ func TestForgedNICOfAKnownHostGetsNoMoreThanItSent(t *testing.T) {
 		t.Fatalf("forged packets reset B's window %d times", d)
 	}
 }
+
+// A UDP datagram from source port 0 names a raw IP-in-IP endpoint: taken,
+// it would make a connection between a UDP link and a raw endpoint (and
+// could join a raw NIC of a known host). It is dropped before anything is
+// learned.
+func TestUDPFromPortZeroLearnsNothing(t *testing.T) {
+	net := NewFakeNetwork()
+	r, err := New(Config{VIP: addr("198.19.0.1"), Router: true, ProbeInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	ul := net.NewEndpointLink(1, "eth0", netip.AddrPortFrom(addr("198.18.0.1"), 45820), "s")
+	r.AddLink(ul)
+	from := netip.AddrPortFrom(addr("198.18.0.66"), 0)
+	for i := range 4 {
+		if err := ul.InjectFrom(forgedMix(t, i, addr("198.19.1.5")), from); err != nil {
+			t.Fatal(err)
+		}
+	}
+	processed(t, r, func(pkt []byte) error { return ul.InjectFrom(pkt, netip.AddrPortFrom(from.Addr(), 4000)) })
+	if st := r.Status(); len(st.Hosts) != 0 || st.Counters.Misdirected != 4 {
+		t.Fatalf("UDP from port 0: hosts %+v, misdirected %d (want none, 4)", st.Hosts, st.Counters.Misdirected)
+	}
+}
