@@ -353,6 +353,7 @@ func TestRouterRestartMidStreamResumes(t *testing.T) {
 	}
 	if r.Duplicates != 0 {
 		t.Errorf("application saw %d duplicates", r.Duplicates)
+		logDuplicates(t, o, back, rn.vm1, rn.vm2)
 	}
 	if w := r.Windows[0]; w.Sent == 0 || w.Lost != 0 {
 		t.Fatalf("from 1 s after the router was back: sent %d lost %d; want the stream whole again", w.Sent, w.Lost)
@@ -488,6 +489,32 @@ func TestRouterHostTableBoundedUnderForgedHosts(t *testing.T) {
 			if c.RTTMs > 250 { // a forged sample would read as seconds; load alone stays far below
 				t.Errorf("forged replies skewed VM0's RTT on %s: %.1f ms", c.Local, c.RTTMs)
 			}
+		}
+	}
+}
+
+// logDuplicates says when each duplicated packet arrived (both copies,
+// relative to the router's return) and what the daemons counted: which
+// of them let a copy through twice (a dedup window reset, a relay that
+// forwarded twice) is the question a duplicate raises.
+func logDuplicates(t *testing.T, o stream.Outcome, back int64, nodes ...*node) {
+	t.Helper()
+	seen := map[uint64]int64{}
+	shown := 0
+	for _, a := range o.Capture.Arrivals {
+		first, dup := seen[a.Seq]
+		if !dup {
+			seen[a.Seq] = a.RecvNS
+			continue
+		}
+		if shown++; shown <= 20 {
+			t.Logf("seq %d: sent %+.1f ms, copies at %+.1f and %+.1f ms after the router was back", a.Seq,
+				float64(a.SentNS-back)/1e6, float64(first-back)/1e6, float64(a.RecvNS-back)/1e6)
+		}
+	}
+	for _, n := range nodes {
+		if raw, err := queryControl(n.control); err == nil {
+			t.Logf("status at %s: %s", n.control, raw)
 		}
 	}
 }
