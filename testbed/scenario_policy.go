@@ -130,8 +130,8 @@ func (r *Run) expectChecks() []Check {
 	}
 	var cs []Check
 	if e.MaxLoss > 0 {
-		cs = append(cs, Check{Name: fmt.Sprintf("stream loss ≤ %.2f %% across the run", 100*e.MaxLoss), OK: p.LossRatio <= e.MaxLoss,
-			Detail: fmt.Sprintf("lost %d of %d (%.3f %%)", p.Lost, p.Sent, 100*p.LossRatio)})
+		cs = append(cs, r.overloaded(Check{Name: fmt.Sprintf("stream loss ≤ %.2f %% across the run", 100*e.MaxLoss), OK: p.LossRatio <= e.MaxLoss,
+			Detail: fmt.Sprintf("lost %d of %d (%.3f %%)", p.Lost, p.Sent, 100*p.LossRatio)}))
 	}
 	if e.MaxP99Ms > 0 {
 		// The emulators are userspace: on a loaded machine they forward
@@ -160,7 +160,7 @@ func (r *Run) expectChecks() []Check {
 				}
 			}
 		}
-		cs = append(cs, Check{Name: fmt.Sprintf("%s: loss ≤ %.2f %%", w.Label, 100*max), OK: w.LossRatio <= max, Detail: d})
+		cs = append(cs, r.overloaded(Check{Name: fmt.Sprintf("%s: loss ≤ %.2f %%", w.Label, 100*max), OK: w.LossRatio <= max, Detail: d}))
 	}
 	if e.MinBulkMbps > 0 {
 		c := Check{Name: fmt.Sprintf("the upload averages ≥ %.0f Mbit/s", e.MinBulkMbps), Detail: "no upload result"}
