@@ -68,6 +68,11 @@ func (p *Peer) Allowed() []netip.Prefix { return append([]netip.Prefix(nil), p.a
 // decides: a key covering 0.0.0.0/0 (a gateway) does not speak for an
 // address another peer's narrower prefix owns.
 func (p *Peer) Allows(src netip.Addr) bool {
+	for _, pfx := range p.allowed {
+		if pfx.IsSingleIP() && pfx.Addr() == src {
+			return true // nothing is longer: no lock on the common path
+		}
+	}
 	return p.node.Lookup(src) == p
 }
 
