@@ -102,7 +102,6 @@ func TestLostChallengeLetsNoDataThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	var bLinks []*FakeLink
 	var lost atomic.Int32
 	armed := atomic.Bool{}
 	for i, seg := range []string{"s0", "s1"} {
@@ -121,7 +120,6 @@ func TestLostChallengeLetsNoDataThrough(t *testing.T) {
 				return false
 			}
 		}
-		bLinks = append(bLinks, l)
 		b.AddLink(l)
 	}
 	bothUp := func() bool { return upConns(a, vipB) == 2 && upConns(b, vipA) == 2 }
