@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +149,90 @@ func TestKeyedRekeyAndRouterRestartMidStream(t *testing.T) {
 	}
 	if w := r.Windows[1]; w.Sent == 0 || w.Lost != 0 {
 		t.Fatalf("from 1 s after the router was back: sent %d lost %d; want the stream whole", w.Sent, w.Lost)
+	}
+}
+
+// TestKeyedAllowedKeyCannotSpeakForAnotherHost: someone holding VM2's
+// (allowed) key completes a handshake with the router from VM0's network,
+// then claims VM0's address in a sealed probe and sends data with VM0's
+// address as inner source: the router refuses both (its key covers only
+// VM2's address) and VM0 keeps its place and its key.
+func TestKeyedAllowedKeyCannotSpeakForAnotherHost(t *testing.T) {
+	kn := newKeyedRouterNet(t)
+	fd := ipipSocket(t, kn.top.Host(testbed.VM0))
+	raw, err := os.ReadFile(kn.k2.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := session.ParsePrivateKey(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	routerPub, _ := session.ParsePublicKey(kn.k1.pub)
+	node, _ := session.NewNode(session.Config{PrivateKey: priv})
+	router, _ := node.AddPeer(routerPub, netip.MustParsePrefix("0.0.0.0/0"))
+	var buf [wire.InitiationLen]byte
+	done := false
+	for try := 0; try < 20 && !done; try++ {
+		msg, err := router.WriteInitiation(buf[:0], time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = unix.Sendto(fd, msg, 0, routerEth0)
+		for _, c := range capture(fd, 100*time.Millisecond, 1000) {
+			if len(c.body) != wire.ResponseLen || c.body[3] != 0x22 {
+				continue
+			}
+			path := session.Path{Local: 1, Remote: netip.AddrPortFrom(netip.AddrFrom4(c.src), 0)}
+			if r, err := node.Receive(c.body, path, time.Now(), make([]byte, 0, session.ReplyBufferLen)); err == nil && r.HandshakeDone {
+				done = true
+				break
+			}
+		}
+	}
+	if !done {
+		t.Fatal("no handshake with VM2's key from VM0's network")
+	}
+	before := kn.vm1.status()
+	var pb [wire.TransportOverhead + wire.ProbeV2Len]byte
+	var db [wire.TransportOverhead + 64]byte
+	for i := range 20 {
+		pr := wire.ProbeV2{Seq: uint32(i + 1), SendTime: 1, SrcPath: 2, Host: netip.MustParseAddr(vipVM0)}
+		_ = pr.Encode(pb[wire.TransportHeaderLen:])
+		if m, err := router.Seal(pb[:wire.TransportHeaderLen+wire.ProbeV2Len], wire.MsgProbe, time.Now()); err == nil {
+			_ = unix.Sendto(fd, m, 0, routerEth0)
+		}
+		inner := db[wire.TransportHeaderLen : wire.TransportHeaderLen+48]
+		inner[0], inner[3], inner[8], inner[9] = 0x45, 48, 64, 17
+		copy(inner[12:16], netip.MustParseAddr(vipVM0).AsSlice())
+		copy(inner[16:20], netip.MustParseAddr(vipRouter).AsSlice())
+		if m, err := router.Seal(db[:wire.TransportHeaderLen+48], wire.MsgData, time.Now()); err == nil {
+			_ = unix.Sendto(fd, m, 0, routerEth0)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var after statusDoc
+	waitFor(t, "the router to refuse the claims", 3*time.Second, func() bool {
+		after = kn.vm1.status()
+		return after.Keyed.WrongHost-before.Keyed.WrongHost >= 10 && after.Keyed.NotCovered-before.Keyed.NotCovered >= 10
+	})
+	t.Logf("VM2's key claiming %s from VM0's network: router refused %d probes (wrong host) and %d data packets (source not covered); delivered %d more",
+		vipVM0, after.Keyed.WrongHost-before.Keyed.WrongHost, after.Keyed.NotCovered-before.Keyed.NotCovered,
+		after.Counters.Delivered-before.Counters.Delivered)
+	if d := after.Counters.Delivered - before.Counters.Delivered; d != 0 {
+		t.Errorf("the router delivered %d packets during the attack", d)
+	}
+	for _, h := range after.Hosts {
+		if h.VIP == vipVM0 && h.PublicKey != shortKey(kn.k0.pub) {
+			t.Errorf("router shows %s with key %s, want VM0's %s", vipVM0, h.PublicKey, shortKey(kn.k0.pub))
+		}
+		for _, r := range h.Remotes {
+			if h.VIP == vipVM2 && strings.HasPrefix(r.Addr, "198.18.0.") {
+				t.Logf("note: VM2's key from VM0's network taught the router a path %s for VM2 (a key holder may roam)", r.Addr)
+			}
+		}
+	}
+	if got := hostVIPs(kn.vm1); len(got) != 2 || got[0] != vipVM0 || got[1] != vipVM2 {
+		t.Errorf("router's hosts: %v", got)
 	}
 }
