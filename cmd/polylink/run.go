@@ -291,6 +291,10 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links, rt: rt, kern: kern}, log.Named("reload"))
 	if keyed == nil { // once started: a start-up error stays one line
 		log.Warn("keyless mode: unauthenticated and unencrypted; anyone who can reach this node's addresses can join or inject (give --key to run keyed)")
+		if cfg.exit && cfg.relay {
+			// A keyless router accepts any host: its exit is an open relay.
+			log.Warn("keyless --router with --exit: anyone who can reach this node can send through its uplink, masqueraded as this node (give --key)")
+		}
 	}
 	log.Info("polylink running", zap.String("tun", tun.Name()), zap.Stringer("vip", cfg.vip),
 		zap.Strings("peers", endpointTexts(peers)), zap.Uint16("port", cfg.port), zap.Bool("router", cfg.relay), zap.String("control", cfg.control))
