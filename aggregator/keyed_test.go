@@ -259,3 +259,57 @@ func TestKeyedGatewayCannotSpeakForAnAllowedHost(t *testing.T) {
 			u, p.b.Status().Keyed.NotCovered)
 	}
 }
+
+// A sealed probe an on-path attacker captured and raced from a forged
+// source verifies, and teaches the receiver that source as a NIC of the
+// host (docs/keyed-protocol.md, known limit: it gets the probe's answer and
+// a challenge). It must not also earn a copy of every later handshake
+// initiation: those go to paths that answered us.
+func TestKeyedRacedProbeEarnsNoInitiations(t *testing.T) {
+	p := newKeyedPair(t)
+	bothUp := func() bool { return upConns(p.a, vipB) == 2 && upConns(p.b, vipA) == 2 }
+	waitFor(t, "both paths up both ways", 5*time.Second, bothUp, p.a, p.b)
+	victimAddr := addr("198.18.0.66")
+	victim := p.net.NewLink(66, "eth0", victimAddr, "s0")
+
+	// What A seals for B, as an observer of A's path would capture it.
+	p.a.mu.RLock()
+	hb := p.a.hosts[vipB]
+	p.a.mu.RUnlock()
+	msg := make([]byte, wire.TransportHeaderLen+wire.ProbeV2Len, 128)
+	_ = (&wire.ProbeV2{Host: vipA, SrcPath: 77}).Encode(msg[wire.TransportHeaderLen:])
+	sealed, err := hb.kp.peer.Seal(msg, wire.MsgProbe, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := victim.WriteTo(sealed, ep(p.bAddrs[0])); err != nil {
+		t.Fatal(err)
+	}
+	learned := func() bool {
+		for _, h := range p.b.Status().Hosts {
+			for _, r := range h.Remotes {
+				if r.Addr == victimAddr.String() {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	waitFor(t, "B learns the raced source as a NIC of A", 2*time.Second, learned, p.b)
+
+	p.b.mu.RLock()
+	ha := p.b.hosts[vipA]
+	proven := 0
+	for _, c := range ha.conns {
+		if c.remote.proven.Load() {
+			proven++
+		}
+	}
+	before := p.b.keyed.stats.initiations.Load()
+	p.b.initiate(ha.kp, p.b.now(), nil)
+	sent := p.b.keyed.stats.initiations.Load() - before
+	p.b.mu.RUnlock()
+	if proven == 0 || sent != uint64(proven) {
+		t.Fatalf("B sent %d copies of an initiation for %d proven paths (want one each): the raced source got copies", sent, proven)
+	}
+}

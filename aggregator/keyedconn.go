@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/polylink/polylink/session"
@@ -171,8 +172,13 @@ func (e *Engine) initiate(kp *keyedPeer, now int64, only *localLink) {
 	}
 	if vp := kp.vip.Load(); vp != nil {
 		if h := e.hosts[*vp]; h != nil && h.kp == kp {
+			// Only to NICs that answered us while there are any: a source
+			// learned from a raced capture gets no initiations.
+			anyProven := slices.ContainsFunc(h.conns, func(c *conn) bool { return c.remote.proven.Load() })
 			for _, c := range h.conns {
-				send(c.link, c, c.remote.addr)
+				if !anyProven || c.remote.proven.Load() {
+					send(c.link, c, c.remote.addr)
+				}
 			}
 		}
 	}
