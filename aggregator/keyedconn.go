@@ -34,6 +34,7 @@ func (e *Engine) keyedConnLocked(ll *localLink, src netip.AddrPort, kp *keyedPee
 		// Learned before under another key (a keyless leftover cannot
 		// exist; a re-bound gateway address can): the key decides.
 		e.removeHostLocked(hs, "address now spoken for by another key")
+		e.dedup.Remove(vip) // another peer's IDs: nothing in common
 		hs = nil
 	}
 	if hs == nil {

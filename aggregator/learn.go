@@ -124,11 +124,16 @@ func (e *Engine) learnRemote(hs *host, key remoteKey, now int64) *remoteNIC {
 	return r
 }
 
-// removeHostLocked forgets h. Called with e.mu write-locked.
+// removeHostLocked forgets h. Its duplicate window stays (the table is
+// bounded, least recently used first out): copies of its last packets may
+// still be on their way on other paths, and a window removed now would
+// take them for new packets, delivered or forwarded twice. A window
+// entry counts as a duplicate for dedup.Expiry only, so a host learned
+// again later starts as good as fresh, and a restarted one resets it by
+// its new epoch. Called with e.mu write-locked.
 func (e *Engine) removeHostLocked(h *host, why string) {
 	delete(e.hosts, h.vip)
 	e.updateGateway()
-	e.dedup.Remove(h.vip)
 	if h.established.Load() {
 		e.note(event{kind: evHostLeft, host: h.vip, why: why})
 		e.discoverRounds.Store(0) // look for it again at the probe interval

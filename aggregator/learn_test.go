@@ -3,6 +3,7 @@ package aggregator
 import (
 	"maps"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,5 +152,30 @@ func TestRateWarning(t *testing.T) {
 	}
 	if ms := idSkewMs(wire.IDSpace * 2); ms != 250 {
 		t.Fatalf("max skew at 16,384 packet/s: %v ms, want 250", ms)
+	}
+}
+
+// A host forgotten while copies of its packets are still on their way
+// (here: never answered within the dead interval, as a restarted router
+// forgets a sender when a stall delays its proof) keeps its duplicate
+// window: the copy on the other path is still a duplicate, not a packet
+// to deliver (or, on a router, to forward) a second time.
+func TestForgottenHostsLateCopiesAreStillDuplicates(t *testing.T) {
+	var delivered atomic.Int32
+	d := newDriven(t, Config{Router: true, DeadInterval: time.Second, HostTimeout: 10 * time.Second,
+		Deliver: func(netip.Addr, []byte) { delivered.Add(1) }})
+	d.in(nicB0, dataFrom(t, vipB, 20, 7)) // before a host's first proof, its data comes from any NIC
+	if n := delivered.Load(); n != 1 {
+		t.Fatalf("delivered %d, want the first copy", n)
+	}
+	d.e.mu.Lock()
+	d.e.expireLocked(d.e.now() + int64(2*time.Second))
+	d.e.mu.Unlock()
+	if d.e.HasHost(vipB) {
+		t.Fatal("a host that never answered outlived the dead interval")
+	}
+	d.in(addr("198.18.0.4"), dataFrom(t, vipB, 21, 7)) // the copy on the other path
+	if n := delivered.Load(); n != 1 {
+		t.Fatalf("delivered %d: the late copy of a packet of a forgotten host went through again", n)
 	}
 }
