@@ -50,11 +50,7 @@ func (r *Run) Checks() (checks []Check) {
 	if p == nil {
 		return []Check{{Name: "polylink carried the stream", Detail: "no polylink result"}}
 	}
-	checks = []Check{{
-		Name:   "no duplicate reaches the application",
-		OK:     p.Duplicates == 0,
-		Detail: fmt.Sprintf("%d duplicates of %d packets", p.Duplicates, p.Sent),
-	}}
+	checks = []Check{r.duplicatesCheck(p)}
 	l0, l1 := r.Result("link 0"), r.Result("link 1")
 	if r.Scenario.Expect != nil && (l0 == nil || l1 == nil) {
 		return append(checks, r.expectChecks()...) // its own bounds replace "nothing lost"
@@ -117,6 +113,28 @@ func (r *Run) Checks() (checks []Check) {
 	return append(checks, c)
 }
 
+// duplicatesCheck: no duplicate reaches the application. A copy more than
+// dedup.Expiry (500 ms) behind the first is delivered by design (the
+// bufferbloat scenario's limit); a machine that stalls processes for that
+// long makes such copies. So duplicates are excused, as inconclusive, only
+// on an overloaded machine and only as many as the receiving daemon
+// recognised as late; any other is a failure.
+func (r *Run) duplicatesCheck(p *stream.Result) Check {
+	var late uint64
+	if r.Receiver != nil {
+		late = r.Receiver.Counters.LateDuplicates
+	}
+	c := Check{
+		Name:   "no duplicate reaches the application",
+		OK:     p.Duplicates == 0,
+		Detail: fmt.Sprintf("%d duplicates of %d packets (the receiving daemon recognised %d late copies, over 500 ms behind the first)", p.Duplicates, p.Sent, late),
+	}
+	if p.Duplicates <= late {
+		c = r.overloaded(c)
+	}
+	return c
+}
+
 // machineLateMs is how late this machine ran the run's processes (p99,
 // ms): the emulators' forwarding and the polylink stream's sender, which
 // measures its own lateness against its schedule.
@@ -132,7 +150,7 @@ func (r *Run) machineLateMs() float64 {
 // machine ran the run's processes later than overloadedLateMs: daemons and
 // emulators that are not scheduled forward late and overflow their
 // queues, which no tunnel can undo. On a machine that kept time the check
-// stands; duplicates are never excused.
+// stands.
 func (r *Run) overloaded(c Check) Check {
 	if late := r.machineLateMs(); !c.OK && late > overloadedLateMs {
 		c.Inconclusive = true
