@@ -170,7 +170,9 @@ func TestBulkMovesAtOnceWhenItsPathFails(t *testing.T) {
 
 func TestMeteredKeepsBulkOffBothWays(t *testing.T) {
 	grace := 300 * time.Millisecond
-	p := newPolicyPair(t, Policy{Metered: []string{"eth0*"}, MeteredGrace: grace}, Policy{MeteredGrace: grace})
+	// Steady: a lapsed eth1 would leave bulk without a path (the metered
+	// one waits its grace) and the packets undelivered.
+	p := newPolicyPairLinks(t, Policy{Metered: []string{"eth0*"}, MeteredGrace: grace}, Policy{MeteredGrace: grace}, false, time.Second)
 	waitFor(t, "B told that A's eth0 is metered", 2*time.Second, func() bool {
 		for _, c := range p.b.Status().Hosts[0].Connections {
 			if c.Local == "eth0" && c.State == 2 {
