@@ -182,14 +182,23 @@ func TestTwoRobotsBehindStrictNATs(t *testing.T) {
 	if runErr != nil {
 		t.Fatal(runErr)
 	}
+	// A copy arriving more than the 500 ms duplicate window after the first
+	// is delivered again (DESIGN.md's path-skew limit): on a machine loaded
+	// enough to delay a path that much, such late duplicates are counted by
+	// the server, and only those are excused.
+	late := nn.server.status().Counters.LateDuplicates
+	var dups uint64
 	for _, o := range outcomes {
 		r := o.Analyze(stream.Options{})
 		t.Logf("%s: sent %d received %d lost %d duplicates %d p50 %.3f ms max %.3f ms", r.Name, r.Sent, r.Received, r.Lost,
 			r.Duplicates, r.Latency.P50, r.Latency.Max)
-		if r.Sent < 4000 || r.Lost != 0 || r.Duplicates != 0 {
-			t.Errorf("%s across a 3 s uplink cut and a NAT re-addressing: sent %d lost %d duplicates %d; want 0 lost, 0 duplicates",
-				r.Name, r.Sent, r.Lost, r.Duplicates)
+		if r.Sent < 4000 || r.Lost != 0 {
+			t.Errorf("%s across a 3 s uplink cut and a NAT re-addressing: sent %d lost %d; want 0 lost", r.Name, r.Sent, r.Lost)
 		}
+		dups += r.Duplicates
+	}
+	if dups > late {
+		t.Errorf("%d duplicates reached the applications, %d of them late (past the duplicate window); want none that are not late", dups, late)
 	}
 	for r, robot := range nn.robots {
 		if n := strings.Count(robot.out.String(), "IP-in-IP blocked on eth0"); n != 1 {
@@ -244,8 +253,10 @@ func TestIPv6OnlyUplinkCarriesTheStream(t *testing.T) {
 	}
 	r := wait().Analyze(stream.Options{})
 	t.Logf("IPv6-only + IPv4 uplinks, each cut once: sent %d received %d lost %d duplicates %d", r.Sent, r.Received, r.Lost, r.Duplicates)
-	if r.Sent < 3000 || r.Lost != 0 || r.Duplicates != 0 {
-		t.Fatalf("sent %d lost %d duplicates %d; want 0 lost, 0 duplicates", r.Sent, r.Lost, r.Duplicates)
+	// Duplicates only past the 500 ms window, which the server counts (see
+	// TestTwoRobotsBehindStrictNATs).
+	if late := nn.server.status().Counters.LateDuplicates; r.Sent < 3000 || r.Lost != 0 || r.Duplicates > late {
+		t.Fatalf("sent %d lost %d duplicates %d (late %d); want 0 lost, no duplicates but late ones", r.Sent, r.Lost, r.Duplicates, late)
 	}
 	// Each path carried the stream: first copies came over both at some
 	// point (one path alone during each cut).
