@@ -77,6 +77,8 @@ func TestBridgeForwardsBothWaysWithDelay(t *testing.T) {
 	if d := at.Sub(start); seq != 2 || d > 500*time.Millisecond {
 		t.Errorf("B→A (no impairment): frame %d after %v, want frame 2 at once", seq, d)
 	}
+	// The bridge counts a frame after handing it over: wait for the count.
+	waitFor(t, func() bool { s := br.Stats(); return s.AB.Delivered == 1 && s.BA.Delivered == 1 })
 	s := br.Stats()
 	if s.AB.Delivered != 1 || s.BA.Delivered != 1 || s.AB.Lateness.Count != 1 || s.BA.Lateness.Count != 0 {
 		t.Errorf("stats %+v: want one delivered each way, one scheduled A→B, B→A on the fast path", s)
@@ -101,6 +103,7 @@ func TestBridgeJitterKeepsOrder(t *testing.T) {
 			t.Fatalf("frame %d arrived in position %d", seq, i)
 		}
 	}
+	waitFor(t, func() bool { return br.AB().Stats().Delivered == n }) // counted after the hand-over
 	if s := br.AB().Stats(); s.Delivered != n || s.Queued != 0 {
 		t.Errorf("stats %+v", s)
 	}
