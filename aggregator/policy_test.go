@@ -169,10 +169,12 @@ func TestBulkMovesAtOnceWhenItsPathFails(t *testing.T) {
 }
 
 func TestMeteredKeepsBulkOffBothWays(t *testing.T) {
-	grace := 300 * time.Millisecond
-	// Steady: a lapsed eth1 would leave bulk without a path (the metered
-	// one waits its grace) and the packets undelivered.
-	p := newPolicyPairLinks(t, Policy{Metered: []string{"eth0*"}, MeteredGrace: grace}, Policy{MeteredGrace: grace}, false, time.Second)
+	// Paths outlive 300 ms stalls (a lapsed eth1 would leave bulk without
+	// a path and the packets undelivered), and the grace outlasts the dead
+	// interval, so "eth1 down and no bulk path" holds for a while after
+	// the cut before bulk takes eth0.
+	grace := time.Second
+	p := newPolicyPairLinks(t, Policy{Metered: []string{"eth0*"}, MeteredGrace: grace}, Policy{MeteredGrace: grace}, false, 300*time.Millisecond)
 	waitFor(t, "B told that A's eth0 is metered", 2*time.Second, func() bool {
 		for _, c := range p.b.Status().Hosts[0].Connections {
 			if c.Local == "eth0" && c.State == 2 {
