@@ -94,6 +94,7 @@ type FakeLink struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	dropped   atomic.Int64
+	byTOS     [256]atomic.Uint64 // packets written, by the outer TOS they were given
 
 	stallMu sync.Mutex
 	stalled chan struct{} // guarded by stallMu: non-nil while stalled; closed to resume
@@ -124,6 +125,11 @@ func (l *FakeLink) stall() chan struct{} {
 	return l.stalled
 }
 
+// SentWithTOS counts the packets written on this link with outer TOS tos,
+// whether or not they arrived: what a capture of the outer headers would
+// see.
+func (l *FakeLink) SentWithTOS(tos uint8) uint64 { return l.byTOS[tos].Load() }
+
 // Dropped counts packets lost because this link's inbox was full.
 func (l *FakeLink) Dropped() int64 { return l.dropped.Load() }
 
@@ -149,32 +155,34 @@ func (l *FakeLink) ReadFrom(buf []byte) ([]byte, netip.AddrPort, error) {
 
 // WriteTo implements Link. An unreachable destination is silently lost, as
 // on a real network. A stalled link blocks until it resumes or closes.
-func (l *FakeLink) WriteTo(pkt []byte, dst netip.AddrPort) error {
+func (l *FakeLink) WriteTo(pkt []byte, dst netip.AddrPort, tos uint8) error {
 	if s := l.stall(); s != nil {
 		select {
 		case <-s:
 		case <-l.closed:
 		}
 	}
-	return l.send(pkt, dst)
+	return l.send(pkt, dst, tos)
 }
 
 // TryWriteTo implements TryWriter, as linkmon's sockets do: it sends at
 // once unless the link is stalled.
-func (l *FakeLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (sent bool, err error) {
+func (l *FakeLink) TryWriteTo(pkt []byte, dst netip.AddrPort, tos uint8) (sent bool, err error) {
 	if l.stall() != nil {
 		return false, nil
 	}
-	return true, l.send(pkt, dst)
+	return true, l.send(pkt, dst, tos)
 }
 
-// send copies pkt into the destination's inbox (full: lost, counted there).
-func (l *FakeLink) send(pkt []byte, dst netip.AddrPort) error {
+// send copies pkt into the destination's inbox (full: lost, counted there)
+// and counts its outer DSCP.
+func (l *FakeLink) send(pkt []byte, dst netip.AddrPort, tos uint8) error {
 	select {
 	case <-l.closed:
 		return net.ErrClosed
 	default:
 	}
+	l.byTOS[tos].Add(1)
 	to := l.net.route(l, dst)
 	if to == nil || l.lose != nil && l.lose(pkt) {
 		return nil

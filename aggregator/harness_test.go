@@ -40,12 +40,12 @@ func (l *nullLink) ReadFrom([]byte) ([]byte, netip.AddrPort, error) {
 	return nil, netip.AddrPort{}, net.ErrClosed
 }
 
-func (l *nullLink) WriteTo(pkt []byte, dst netip.AddrPort) error {
-	_, err := l.TryWriteTo(pkt, dst)
+func (l *nullLink) WriteTo(pkt []byte, dst netip.AddrPort, tos uint8) error {
+	_, err := l.TryWriteTo(pkt, dst, tos)
 	return err
 }
 
-func (l *nullLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (bool, error) {
+func (l *nullLink) TryWriteTo(pkt []byte, dst netip.AddrPort, _ uint8) (bool, error) {
 	l.mu.Lock()
 	l.lastN, l.lastDst = copy(l.last[:], pkt), dst.Addr()
 	l.mu.Unlock()

@@ -98,7 +98,7 @@ func TestForgedHostsCannotLockOutARealOne(t *testing.T) {
 	for i := range 200 { // a flood of forged hosts, each "already up"
 		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}),
 			SrcIndex: uint32(i + 1)}, wire.Probe{SendTime: 1, Seq: 1, Epoch: 9})
-		if err := stranger.WriteTo(pkt, ep(routerAddr)); err != nil {
+		if err := stranger.WriteTo(pkt, ep(routerAddr), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,11 +124,11 @@ func TestForgedHostsCannotLockOutARealOne(t *testing.T) {
 	for i := range 100 { // a second flood must not evict the proven host
 		pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: netip.AddrFrom4([4]byte{10, 9, 9, byte(i)}), SrcIndex: 5},
 			wire.Probe{SendTime: 1, Seq: 1, Epoch: 9})
-		if err := stranger.WriteTo(pkt, ep(routerAddr)); err != nil {
+		if err := stranger.WriteTo(pkt, ep(routerAddr), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	processed(t, r, func(pkt []byte) error { return stranger.WriteTo(pkt, ep(routerAddr)) })
+	processed(t, r, func(pkt []byte) error { return stranger.WriteTo(pkt, ep(routerAddr), 0) })
 	if got := r.Status().Counters.RxPackets - rx; got < 101 {
 		t.Fatalf("router read %d packets, want the 100 forged ones and the marker", got)
 	}
@@ -146,7 +146,7 @@ func TestForgedStateCannotOpenAPath(t *testing.T) {
 	// Claims to be B's NIC 20 ("already up", state 2) from its own address.
 	pkt := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: vipB, SrcIndex: 20}, wire.Probe{SendTime: 1, Seq: 1, Epoch: 5})
 	for range 5 {
-		if err := spoofer.WriteTo(pkt, ep(p.aAddrs[0])); err != nil {
+		if err := spoofer.WriteTo(pkt, ep(p.aAddrs[0]), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,7 +214,7 @@ func TestStrangerAnsweringProbesGetsNoData(t *testing.T) {
 	strangerAddr := addr("198.18.0.77")
 	stranger := p.net.NewLink(77, "eth0", strangerAddr, "s0")
 	claim := forged(t, wire.Header{State: 2, Kind: wire.KindProbe, Host: vipB, SrcIndex: 99}, wire.Probe{SendTime: 1, Seq: 1, Epoch: 42})
-	if err := stranger.WriteTo(claim, ep(p.aAddrs[0])); err != nil {
+	if err := stranger.WriteTo(claim, ep(p.aAddrs[0]), 0); err != nil {
 		t.Fatal(err)
 	}
 	// The stranger answers every probe A sends it, echoing sequence and
@@ -246,7 +246,7 @@ func TestStrangerAnsweringProbesGetsNoData(t *testing.T) {
 			}
 			pr.Epoch = 42
 			reply := forged(t, wire.Header{State: 2, Kind: wire.KindProbeReply, Host: vipB, SrcIndex: 99, DstIndex: h.SrcIndex}, pr)
-			stranger.WriteTo(reply, fp.src)
+			stranger.WriteTo(reply, fp.src, 0)
 			answered++
 		case <-time.After(10 * time.Millisecond):
 		}

@@ -129,7 +129,7 @@ func (e *Engine) handleKeyed(ll *localLink, src netip.AddrPort, pkt []byte) {
 	}
 	if r.Reply != nil {
 		// One packet back, on the path the message came from only.
-		e.sendRaw(ll, nil, src, r.Reply)
+		e.sendRaw(ll, nil, src, r.Reply, 0)
 		ks.stats.replies.Add(1)
 	}
 	kp := ks.peers[r.Peer]
@@ -280,7 +280,7 @@ func (e *Engine) sealProbeTo(ll *localLink, c *conn, dst netip.AddrPort, kp *key
 		return
 	}
 	e.stats.probesSent.Add(1)
-	e.transmit(ll, c, b, len(out), dst)
+	e.transmit(ll, c, b, len(out), dst, 0)
 }
 
 // sealData seals inner packet pkt for host h once, into a pooled buffer
@@ -299,21 +299,22 @@ func (e *Engine) sealData(h *host, pkt []byte) (*packetBuf, []byte, error) {
 	return b, msg, nil
 }
 
-// sendRaw copies msg into a transmit buffer and sends it on ll to dst.
-func (e *Engine) sendRaw(ll *localLink, c *conn, dst netip.AddrPort, msg []byte) {
+// sendRaw copies msg into a transmit buffer and sends it on ll to dst with
+// outer TOS tos.
+func (e *Engine) sendRaw(ll *localLink, c *conn, dst netip.AddrPort, msg []byte, tos uint8) {
 	b := bufPool.Get().(*packetBuf)
 	n := copy(b[:], msg)
-	e.transmit(ll, c, b, n, dst)
+	e.transmit(ll, c, b, n, dst, tos)
 }
 
-// transmit sends b[:n] on ll to dst, or queues it; it owns b from here. A
-// link removed meanwhile takes nothing.
-func (e *Engine) transmit(ll *localLink, c *conn, b *packetBuf, n int, dst netip.AddrPort) {
+// transmit sends b[:n] on ll to dst with outer TOS tos, or queues it; it
+// owns b from here. A link removed meanwhile takes nothing.
+func (e *Engine) transmit(ll *localLink, c *conn, b *packetBuf, n int, dst netip.AddrPort, tos uint8) {
 	if ll.removed.Load() {
 		bufPool.Put(b)
 		return
 	}
-	e.enqueueBuf(ll, c, dst, b, n)
+	e.enqueueBuf(ll, c, dst, b, n, tos)
 }
 
 // connByAddr returns the connection over ll to the NIC of h at addr, or

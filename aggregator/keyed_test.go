@@ -80,7 +80,7 @@ func TestKeyedPairDeliversEachPacketOnce(t *testing.T) {
 	var h [wire.HeaderLen + 24]byte
 	hd := wire.Header{Kind: wire.KindData, Host: vipA, ID: 1}
 	_ = hd.Encode(h[:])
-	_ = p.aLinks[0].WriteTo(h[:], ep(p.bAddrs[0]))
+	_ = p.aLinks[0].WriteTo(h[:], ep(p.bAddrs[0]), 0)
 	waitFor(t, "keyless packet counted", 2*time.Second, func() bool { return p.b.Status().Keyed.KeylessDropped == 1 })
 }
 
@@ -282,7 +282,7 @@ func TestKeyedRacedProbeEarnsNoInitiations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := victim.WriteTo(sealed, ep(p.bAddrs[0])); err != nil {
+	if err := victim.WriteTo(sealed, ep(p.bAddrs[0]), 0); err != nil {
 		t.Fatal(err)
 	}
 	learned := func() bool {

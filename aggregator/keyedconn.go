@@ -169,7 +169,7 @@ func (e *Engine) initiate(kp *keyedPeer, now int64, only *localLink) {
 		n := copy(b[:], msg)
 		kp.peer.StampMac2(b[:n], path, wall)
 		e.keyed.stats.initiations.Add(1)
-		e.transmit(ll, c, b, n, dst)
+		e.transmit(ll, c, b, n, dst, 0) // handshakes go best effort
 	}
 	if vp := kp.vip.Load(); vp != nil {
 		if h := e.hosts[*vp]; h != nil && h.kp == kp {

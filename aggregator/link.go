@@ -32,8 +32,11 @@ type Link interface {
 	// a raw link).
 	ReadFrom(buf []byte) (pkt []byte, src netip.AddrPort, err error)
 	// WriteTo sends one bundle packet to a remote endpoint of the link's
-	// kind (see Kind).
-	WriteTo(pkt []byte, dst netip.AddrPort) error
+	// kind (see Kind), the outer IP header carrying the DSCP of tos: the
+	// inner packet's for a data copy (Wi-Fi WMM and carrier QoS act on the
+	// media's marking, which the sealed keyed bundle hides), 0 for probes
+	// and handshakes.
+	WriteTo(pkt []byte, dst netip.AddrPort, tos uint8) error
 }
 
 // TryWriter is implemented by links that can attempt a write without
@@ -41,9 +44,9 @@ type Link interface {
 // link's queue is empty, saving a goroutine hand-off (two futex calls and a
 // context switch) per copy, and queues only when the socket is full.
 type TryWriter interface {
-	// TryWriteTo sends pkt to dst if it can do so at once; sent is false
-	// (and err nil) when the write would block.
-	TryWriteTo(pkt []byte, dst netip.AddrPort) (sent bool, err error)
+	// TryWriteTo sends pkt to dst with tos (as WriteTo) if it can do so
+	// at once; sent is false (and err nil) when the write would block.
+	TryWriteTo(pkt []byte, dst netip.AddrPort, tos uint8) (sent bool, err error)
 }
 
 // BatchReader is implemented by links that can read several packets per

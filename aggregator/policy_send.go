@@ -7,16 +7,16 @@ import (
 	"github.com/polylink/polylink/wire"
 )
 
-// sendCopy sends one copy of data packet pkt (ID id, class cl) on c.
-// Called with e.mu read-locked.
-func (e *Engine) sendCopy(c *conn, st connState, id uint16, cl classify.Class, pkt []byte) {
+// sendCopy sends one copy of data packet pkt (ID id, class cl, outer TOS
+// tos) on c. Called with e.mu read-locked.
+func (e *Engine) sendCopy(c *conn, st connState, id uint16, cl classify.Class, pkt []byte, tos uint8) {
 	if e.keyed != nil {
-		e.sendRaw(c.link, c, c.remote.addr, pkt) // sealed once by Send: the same bytes on every path
+		e.sendRaw(c.link, c, c.remote.addr, pkt, tos) // sealed once by Send: the same bytes on every path
 	} else {
 		e.enqueue(c.link, c, c.remote.addr, wire.Header{
 			State: uint8(st), Forward: true, ID: id, Kind: wire.KindData,
 			SrcIndex: uint32(c.link.index), DstIndex: c.remote.index,
-		}, pkt)
+		}, pkt, tos)
 	}
 	e.stats.txCopies.Add(1)
 	c.pol.tx[cl].packets.Add(1)
@@ -28,7 +28,7 @@ func (e *Engine) sendCopy(c *conn, st connState, id uint16, cl classify.Class, p
 // packets while the host has lost paths, queues the second copy. It
 // returns paths with the links it used appended. Called with e.mu
 // read-locked.
-func (e *Engine) sendEverywhere(h *host, id uint16, cl classify.Class, pkt []byte, now int64, paths []int32) []int32 {
+func (e *Engine) sendEverywhere(h *host, id uint16, cl classify.Class, pkt []byte, tos uint8, now int64, paths []int32) []int32 {
 	anyUp := h.anyUp(now, e.dead)
 	established := h.established.Load()
 	for _, c := range h.conns {
@@ -39,7 +39,7 @@ func (e *Engine) sendEverywhere(h *host, id uint16, cl classify.Class, pkt []byt
 		if !anyUp && established && !c.remote.proven.Load() {
 			continue // with every path down, still only to NICs that ever answered us
 		}
-		e.sendCopy(c, st, id, cl, pkt)
+		e.sendCopy(c, st, id, cl, pkt, tos)
 		if !anyUp {
 			e.stats.txCopiesBlind.Add(1)
 		}
@@ -49,7 +49,7 @@ func (e *Engine) sendEverywhere(h *host, id uint16, cl classify.Class, pkt []byt
 	}
 	if cl == classify.RealTime && !e.cfg.Policy.CopyAll {
 		if d := h.pol.secondDelay.Load(); d > 0 {
-			e.queueSecondCopy(h, id, pkt, now+d)
+			e.queueSecondCopy(h, id, pkt, tos, now+d)
 		}
 	}
 	return paths
@@ -57,7 +57,7 @@ func (e *Engine) sendEverywhere(h *host, id uint16, cl classify.Class, pkt []byt
 
 // sendBulk sends pkt on the host's bulk path, choosing another at once if
 // that one stopped working. Called with e.mu read-locked.
-func (e *Engine) sendBulk(h *host, id uint16, pkt []byte, now int64, paths []int32) []int32 {
+func (e *Engine) sendBulk(h *host, id uint16, pkt []byte, tos uint8, now int64, paths []int32) []int32 {
 	c := h.pol.bulk.Load()
 	if c == nil || !e.bulkCarries(c, now) {
 		c = e.chooseBulk(h, now, nil)
@@ -68,7 +68,7 @@ func (e *Engine) sendBulk(h *host, id uint16, pkt []byte, now int64, paths []int
 		e.stats.pol.bulkNoPath.Add(1)
 		return paths
 	}
-	e.sendCopy(c, stateBoth, id, classify.Bulk, pkt)
+	e.sendCopy(c, stateBoth, id, classify.Bulk, pkt, tos)
 	return append(paths, int32(c.link.index))
 }
 
@@ -161,12 +161,13 @@ type delayed struct {
 	c   *conn
 	b   *packetBuf
 	n   int
+	tos uint8
 }
 
 // queueSecondCopy builds the second copy of data packet id (same ID: the
 // far end's duplicate filter drops whichever copy comes second) and queues
 // it for the host's best path at due. Called with e.mu read-locked.
-func (e *Engine) queueSecondCopy(h *host, id uint16, pkt []byte, due int64) {
+func (e *Engine) queueSecondCopy(h *host, id uint16, pkt []byte, tos uint8, due int64) {
 	c := h.pol.best.Load()
 	if c == nil {
 		return
@@ -187,7 +188,7 @@ func (e *Engine) queueSecondCopy(h *host, id uint16, pkt []byte, due int64) {
 		return
 	}
 	select {
-	case e.second <- delayed{due: due, c: c, b: b, n: n}:
+	case e.second <- delayed{due: due, c: c, b: b, n: n, tos: tos}:
 	default:
 		bufPool.Put(b)
 		e.stats.pol.secondDropped.Add(1)
@@ -230,7 +231,7 @@ func (e *Engine) sendSecond(it delayed) {
 		e.stats.pol.secondDropped.Add(1)
 		return
 	}
-	e.enqueueBuf(c.link, c, c.remote.addr, it.b, it.n)
+	e.enqueueBuf(c.link, c, c.remote.addr, it.b, it.n, it.tos)
 	c.pol.secondCopies.Add(1)
 	c.pol.tx[classify.RealTime].packets.Add(1)
 	c.pol.tx[classify.RealTime].bytes.Add(uint64(it.n - wire.HeaderLen))

@@ -33,8 +33,8 @@ func newPolicyPair(t *testing.T, pa, pb Policy) *pair { return newPolicyPairLink
 type directLink struct{ *FakeLink }
 
 // TryWriteTo implements TryWriter.
-func (l directLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (bool, error) {
-	return true, l.WriteTo(pkt, dst)
+func (l directLink) TryWriteTo(pkt []byte, dst netip.AddrPort, tos uint8) (bool, error) {
+	return true, l.WriteTo(pkt, dst, tos)
 }
 
 // newPolicyPairLinks is newPolicyPair; direct gives A's links TryWriteTo;

@@ -105,7 +105,7 @@ func (e *Engine) sendNICInfo(c *conn, seq uint32, now int64) {
 		return
 	}
 	e.enqueue(c.link, c, c.remote.addr, wire.Header{State: uint8(c.state(now, e.dead)), Kind: wire.KindNICInfo,
-		SrcIndex: uint32(c.link.index), DstIndex: c.remote.index}, body[:])
+		SrcIndex: uint32(c.link.index), DstIndex: c.remote.index}, body[:], 0)
 }
 
 // onNICInfo takes what the far end says of its NIC, only on a path that

@@ -27,6 +27,17 @@ type txItem struct {
 	n    int
 	dst  netip.AddrPort
 	conn *conn // nil for discovery probes
+	tos  uint8 // the outer header's DSCP (Link.WriteTo)
+}
+
+// innerTOS is the outer TOS byte for a copy of inner packet pkt: its DSCP
+// (the ECN bits belong to the inner path's congestion signalling and are
+// not copied), 0 for anything but IPv4.
+func innerTOS(pkt []byte) uint8 {
+	if len(pkt) < 2 || pkt[0]>>4 != 4 {
+		return 0
+	}
+	return pkt[1] &^ 3
 }
 
 // Send sends one IPv4 packet to host vip with the next ID of its bundle.
@@ -48,6 +59,7 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 		return ErrNoHost
 	}
 	cl, p, parsed := e.cfg.Policy.Classifier.Classify(pkt)
+	tos := innerTOS(pkt) // before sealing hides it
 	// out is what every copy carries: pkt behind a v1 header per copy, or
 	// in keyed mode the message sealed once here (keyed.go).
 	out := pkt
@@ -67,9 +79,9 @@ func (e *Engine) Send(vip netip.Addr, pkt []byte) error {
 	var pathBuf [classify.MaxFlowPaths]int32
 	paths := pathBuf[:0]
 	if cl == classify.Bulk && !e.cfg.Policy.CopyAll {
-		paths = e.sendBulk(h, id, out, now, paths)
+		paths = e.sendBulk(h, id, out, tos, now, paths)
 	} else {
-		paths = e.sendEverywhere(h, id, cl, out, now, paths)
+		paths = e.sendEverywhere(h, id, cl, out, tos, now, paths)
 	}
 	if parsed {
 		e.flows.Record(p.Flow, cl, len(pkt), now, paths)
@@ -85,14 +97,14 @@ func (e sendError) Error() string { return string(e) }
 const errOversize = sendError("packet larger than a bundle buffer")
 
 // enqueue builds one bundle packet (header h, our Host filled in, then
-// body) in a pooled buffer and sends or queues it on ll. A link removed
-// meanwhile takes nothing.
-func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.AddrPort, h wire.Header, body []byte) {
+// body) in a pooled buffer and sends or queues it on ll with outer TOS tos.
+// A link removed meanwhile takes nothing.
+func (e *Engine) enqueue(ll *localLink, c *conn, dst netip.AddrPort, h wire.Header, body []byte, tos uint8) {
 	if ll.removed.Load() || e.keyed != nil { // a keyed node never sends keyless (v1) packets
 		return
 	}
 	if b, n, ok := e.build(h, body); ok {
-		e.enqueueBuf(ll, c, dst, b, n)
+		e.enqueueBuf(ll, c, dst, b, n, tos)
 	}
 }
 
@@ -107,13 +119,14 @@ func (e *Engine) build(h wire.Header, body []byte) (*packetBuf, int, bool) {
 	return b, wire.HeaderLen + copy(b[wire.HeaderLen:bufSize], body), true
 }
 
-// enqueueBuf sends or queues the bundle packet b[:n] on ll; it takes b.
-func (e *Engine) enqueueBuf(ll *localLink, c *conn, dst netip.AddrPort, b *packetBuf, n int) {
-	if len(ll.queue) == 0 && e.tryDirect(ll, c, b, n, dst) {
+// enqueueBuf sends or queues the bundle packet b[:n] on ll with outer TOS
+// tos; it takes b.
+func (e *Engine) enqueueBuf(ll *localLink, c *conn, dst netip.AddrPort, b *packetBuf, n int, tos uint8) {
+	if len(ll.queue) == 0 && e.tryDirect(ll, c, b, n, dst, tos) {
 		return
 	}
 	select {
-	case ll.queue <- txItem{buf: b, n: n, dst: dst, conn: c}:
+	case ll.queue <- txItem{buf: b, n: n, dst: dst, conn: c, tos: tos}:
 	default:
 		bufPool.Put(b)
 		e.stats.queueDrops.Add(1)
@@ -127,12 +140,12 @@ func (e *Engine) enqueueBuf(ll *localLink, c *conn, dst netip.AddrPort, b *packe
 // without blocking; false means queue the packet instead. Sending only
 // while the queue is empty keeps order, but for the writer's last packet,
 // which it may still be writing.
-func (e *Engine) tryDirect(ll *localLink, c *conn, b *packetBuf, n int, dst netip.AddrPort) bool {
+func (e *Engine) tryDirect(ll *localLink, c *conn, b *packetBuf, n int, dst netip.AddrPort, tos uint8) bool {
 	tw, ok := ll.current().(TryWriter)
 	if !ok {
 		return false
 	}
-	sent, err := tw.TryWriteTo(b[:n], dst)
+	sent, err := tw.TryWriteTo(b[:n], dst, tos)
 	if !sent && err == nil {
 		return false
 	}
@@ -167,7 +180,7 @@ func (e *Engine) writeLoop(ll *localLink) {
 		case <-ll.done:
 			return
 		case it := <-ll.queue:
-			err := ll.current().WriteTo(it.buf[:it.n], it.dst)
+			err := ll.current().WriteTo(it.buf[:it.n], it.dst, it.tos)
 			e.countWrite(it.conn, it.n, err)
 			bufPool.Put(it.buf)
 		}

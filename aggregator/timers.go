@@ -135,7 +135,7 @@ func (e *Engine) probe(c *conn, now int64) {
 // read-locked.
 func (e *Engine) sendControl(c *conn, kind wire.Kind, body []byte, now int64) {
 	e.enqueue(c.link, c, c.remote.addr, wire.Header{State: uint8(c.state(now, e.dead)), Kind: kind,
-		SrcIndex: uint32(c.link.index), DstIndex: c.remote.index}, body)
+		SrcIndex: uint32(c.link.index), DstIndex: c.remote.index}, body, 0) // probes go best effort
 	e.stats.probesSent.Add(1)
 }
 
@@ -172,7 +172,7 @@ func (e *Engine) discoverLocked(now int64, only *localLink) {
 			if only != nil && ll != only || ll.kind != KindOf(addr) {
 				continue
 			}
-			e.enqueue(ll, nil, addr, wire.Header{Kind: wire.KindProbe, SrcIndex: uint32(ll.index)}, body[:])
+			e.enqueue(ll, nil, addr, wire.Header{Kind: wire.KindProbe, SrcIndex: uint32(ll.index)}, body[:], 0)
 			e.stats.probesSent.Add(1)
 		}
 	}

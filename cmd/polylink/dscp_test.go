@@ -14,14 +14,36 @@ import (
 
 // TestEFMarkLeavesOnEveryPath pings through the tunnel with the EF mark
 // (TOS 0xb8) and watches both underlay links with tcpdump: every path must
-// carry IP-in-IP copies whose outer header is marked EF too.
+// carry copies whose outer header is marked EF too, over raw IP-in-IP and
+// UDP, keyless and keyed (issue 12: the sealed bundle hides the inner
+// header, so the engine hands the links the DSCP).
 func TestEFMarkLeavesOnEveryPath(t *testing.T) {
-	tn := newTwoNodes(t)
+	keyed := func(t *testing.T) (a, b []string) {
+		dir := t.TempDir()
+		ka, kb := genKey(t, dir, "a"), genKey(t, dir, "b")
+		return []string{"--key", ka.file, "--peer-key", kb.pub}, []string{"--key", kb.file, "--peer-key", ka.pub}
+	}
+	for _, c := range []struct {
+		name  string
+		proto string // tcpdump's filter for the outer packets
+		start func(t *testing.T) *twoNodes
+	}{
+		{"raw", "ip proto 4", func(t *testing.T) *twoNodes { return newTwoNodes(t) }},
+		{"raw keyed", "ip proto 4", func(t *testing.T) *twoNodes { a, b := keyed(t); return newTwoNodesWith(t, a, b) }},
+		{"udp keyed", "udp", func(t *testing.T) *twoNodes { a, b := keyed(t); return newTwoNodesUDPWith(t, a, b) }},
+	} {
+		t.Run(c.name, func(t *testing.T) { efOnEveryPath(t, c.start(t), c.proto) })
+	}
+}
+
+// efOnEveryPath pings from A to B with EF and expects EF-marked outer
+// packets (filter proto) from A on both of B's links.
+func efOnEveryPath(t *testing.T, tn *twoNodes, proto string) {
 	var dumps []*tcpdump
-	for _, dev := range []string{"eth0", "eth1"} {
-		// Outer header: IP-in-IP from A, DSCP EF (ECN bits ignored).
+	for i, dev := range []string{"eth0", "eth1"} {
+		// Outer header: from A, DSCP EF (ECN bits ignored).
 		dumps = append(dumps, startTcpdump(t, tn.b, dev, 5,
-			fmt.Sprintf("ip proto 4 and src host %s and (ip[1] & 0xfc) == 0xb8", map[string]string{"eth0": tn.underlay[0][0], "eth1": tn.underlay[1][0]}[dev])))
+			fmt.Sprintf("%s and src host %s and (ip[1] & 0xfc) == 0xb8", proto, tn.underlay[i][0])))
 	}
 	ping := tn.a.Command(context.Background(), "ping", "-n", "-q", "-Q", "0xb8", "-c", "40", "-i", "0.05", "-W", "1", tn.vipB)
 	if out, err := ping.CombinedOutput(); err != nil {

@@ -58,15 +58,15 @@ func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, 
 	return n, err
 }
 
-// WriteTo implements aggregator.Link; the outer header carries the inner
-// packet's DSCP.
-func (l socketLink) WriteTo(pkt []byte, dst netip.AddrPort) error {
-	return l.s.WriteToTOS(pkt, dst.Addr(), innerTOS(pkt))
+// WriteTo implements aggregator.Link; the outer header carries the DSCP
+// the engine gives (the inner packet's, for data).
+func (l socketLink) WriteTo(pkt []byte, dst netip.AddrPort, tos uint8) error {
+	return l.s.WriteToTOS(pkt, dst.Addr(), tos)
 }
 
 // TryWriteTo implements aggregator.TryWriter, like WriteTo.
-func (l socketLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (bool, error) {
-	return l.s.TryWriteToTOS(pkt, dst.Addr(), innerTOS(pkt))
+func (l socketLink) TryWriteTo(pkt []byte, dst netip.AddrPort, tos uint8) (bool, error) {
+	return l.s.TryWriteToTOS(pkt, dst.Addr(), tos)
 }
 
 // Close implements io.Closer: the engine closes a link it drops.

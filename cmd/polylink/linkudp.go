@@ -51,15 +51,15 @@ func (l udpLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, err
 	return n, err
 }
 
-// WriteTo implements aggregator.Link; the outer header carries the inner
-// packet's DSCP.
-func (l udpLink) WriteTo(pkt []byte, dst netip.AddrPort) error {
-	return l.s.WriteTo(pkt, dst, innerTOS(pkt))
+// WriteTo implements aggregator.Link; the outer header carries the DSCP
+// the engine gives (the inner packet's, for data).
+func (l udpLink) WriteTo(pkt []byte, dst netip.AddrPort, tos uint8) error {
+	return l.s.WriteTo(pkt, dst, tos)
 }
 
 // TryWriteTo implements aggregator.TryWriter, like WriteTo.
-func (l udpLink) TryWriteTo(pkt []byte, dst netip.AddrPort) (bool, error) {
-	return l.s.TryWriteTo(pkt, dst, innerTOS(pkt))
+func (l udpLink) TryWriteTo(pkt []byte, dst netip.AddrPort, tos uint8) (bool, error) {
+	return l.s.TryWriteTo(pkt, dst, tos)
 }
 
 // Close implements io.Closer: the engine closes a link it drops.
