@@ -45,19 +45,7 @@ func (e *Engine) keyedConnLocked(ll *localLink, src netip.AddrPort, kp *keyedPee
 		hs = e.addHostLocked(vip, kp.gateway, now)
 		hs.kp = kp
 	}
-	r := hs.remotes[key]
-	if r == nil {
-		if r = e.learnRemote(hs, key, now); r == nil {
-			e.stats.unknownHost.Add(1)
-			return nil
-		}
-	}
-	if c := hs.connFor(ll, r); c != nil {
-		return c
-	}
-	c := &conn{host: hs, link: ll, remote: r}
-	hs.conns = append(hs.conns, c)
-	return c
+	return e.connOfLocked(hs, ll, key, now)
 }
 
 // keyedHandshakeDone: our initiation was answered. Probe every path of the

@@ -45,19 +45,7 @@ func (e *Engine) connLocked(ll *localLink, src netip.AddrPort, h *wire.Header, n
 			return nil
 		}
 	}
-	r := hs.remotes[key]
-	if r == nil {
-		if r = e.learnRemote(hs, key, now); r == nil {
-			e.stats.unknownHost.Add(1)
-			return nil
-		}
-	}
-	if c := hs.connFor(ll, r); c != nil {
-		return c
-	}
-	c := &conn{host: hs, link: ll, remote: r}
-	hs.conns = append(hs.conns, c)
-	return c
+	return e.connOfLocked(hs, ll, key, now)
 }
 
 // learnHost accepts a new host if it came through a configured peer address
@@ -176,4 +164,23 @@ func pickVictim[T evictable](all iter.Seq[T], now, dead int64) T {
 		return silent
 	}
 	return none
+}
+
+// connOfLocked returns hs's connection from ll to the remote NIC key,
+// learning the remote NIC (bounded) and creating the connection if new; nil
+// (counted) when the NIC table refuses it. Called with e.mu write-locked.
+func (e *Engine) connOfLocked(hs *host, ll *localLink, key remoteKey, now int64) *conn {
+	r := hs.remotes[key]
+	if r == nil {
+		if r = e.learnRemote(hs, key, now); r == nil {
+			e.stats.unknownHost.Add(1)
+			return nil
+		}
+	}
+	if c := hs.connFor(ll, r); c != nil {
+		return c
+	}
+	c := &conn{host: hs, link: ll, remote: r}
+	hs.conns = append(hs.conns, c)
+	return c
 }
