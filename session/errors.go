@@ -27,6 +27,7 @@ const (
 	ErrExhausted                       // Seal: the keypair's counter is spent; a handshake is wanted
 	ErrBuffer                          // Seal or a writer: the caller's buffer is too small
 	ErrTableFull                       // the index table is full (bounded)
+	ErrRemoved                         // WriteInitiation: the peer was removed (Node.RemovePeer)
 	NumErrors                          // size for per-reason counter arrays
 )
 
@@ -48,6 +49,7 @@ var errorText = [NumErrors]string{
 	ErrExhausted:      "session: counter exhausted",
 	ErrBuffer:         "session: buffer too small",
 	ErrTableFull:      "session: index table full",
+	ErrRemoved:        "session: peer removed",
 }
 
 // Error returns a short description prefixed with "session: ".

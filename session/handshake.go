@@ -37,7 +37,8 @@ func (s handshakeState) String() string {
 // WriteInitiation starts a handshake with p and writes the initiation into
 // dst (cap ≥ wire.InitiationLen). Send the same bytes on every path, each
 // copy first passed through StampMac2 for its path. A previous pending
-// initiation is abandoned. It returns ErrBuffer or ErrTableFull.
+// initiation is abandoned. It returns ErrBuffer, ErrTableFull or, for a
+// peer RemovePeer dropped, ErrRemoved.
 func (p *Peer) WriteInitiation(dst []byte, now time.Time) ([]byte, error) {
 	if cap(dst) < wire.InitiationLen {
 		return nil, ErrBuffer
@@ -45,6 +46,9 @@ func (p *Peer) WriteInitiation(dst []byte, now time.Time) ([]byte, error) {
 	n := p.node
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.removed.Load() {
+		return nil, ErrRemoved
+	}
 	p.abandonLocked()
 	idx, err := n.idx.add(n, indexEntry{peer: p})
 	if err != nil {
@@ -117,6 +121,9 @@ func (n *Node) consumeInitiation(msg []byte, sender uint32, from Path, now time.
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.removed.Load() {
+		return Result{}, ErrUnknownKey // removed since n.Peer found it
+	}
 	// A replayed initiation carries an old timestamp; a burst of fresh
 	// ones from one key is limited to one per InitiationMinGap.
 	if bytes.Compare(m1.payload[:], p.lastTimestamp[:]) <= 0 ||

@@ -135,23 +135,11 @@ func (n *Node) AddPeer(pub PublicKey, allowed ...netip.Prefix) (*Peer, error) {
 		return nil, fmt.Errorf("session: add peer %s: %d peers is the limit", pub.Short(), n.maxPeers)
 	}
 	p := newPeer(n, pub)
-	for _, pfx := range allowed {
-		pfx = pfx.Masked()
-		if !pfx.IsValid() {
-			return nil, fmt.Errorf("session: add peer %s: invalid prefix", pub.Short())
-		}
-		if other := n.owner(pfx); other != nil {
-			return nil, fmt.Errorf("session: add peer %s: %s is already allowed for %s", pub.Short(), pfx, other.pub.Short())
-		}
-		p.allowed = append(p.allowed, pfx)
+	list, err := n.checkPrefixesLocked(p, allowed)
+	if err != nil {
+		return nil, fmt.Errorf("session: add peer %s: %w", pub.Short(), err)
 	}
-	for _, pfx := range p.allowed {
-		if pfx.IsSingleIP() {
-			n.exact[pfx.Addr()] = p
-		} else {
-			n.wider = append(n.wider, prefixPeer{pfx, p})
-		}
-	}
+	n.bindLocked(p, list)
 	n.peers[pub] = p
 	return p, nil
 }

@@ -24,15 +24,16 @@ import (
 type Peer struct {
 	node      *Node
 	pub       PublicKey
-	allowed   []netip.Prefix // immutable after AddPeer
-	mac1Key   [32]byte       // mac1 of what we send to this peer
-	cookieKey [32]byte       // opens this peer's cookie replies
+	allowed   atomic.Pointer[[]netip.Prefix] // replaced whole (SetAllowed), never changed in place
+	mac1Key   [32]byte                       // mac1 of what we send to this peer
+	cookieKey [32]byte                       // opens this peer's cookie replies
 
 	// The keypair slots are read lock-free on the packet path and written
 	// only under mu.
 	current, previous, next atomic.Pointer[keypair]
 
 	wantHandshake atomic.Bool // Seal found no usable keypair
+	removed       atomic.Bool // RemovePeer ran: nothing may install or use key material any more
 	sentSinceRecv atomic.Bool // Seal ran since the last verified receive
 
 	mu            sync.Mutex
@@ -48,19 +49,21 @@ type Peer struct {
 }
 
 func newPeer(n *Node, pub PublicKey) *Peer {
-	return &Peer{
+	p := &Peer{
 		node:      n,
 		pub:       pub,
 		mac1Key:   labelledKey(labelMac1, pub),
 		cookieKey: labelledKey(labelCookie, pub),
 	}
+	p.allowed.Store(&[]netip.Prefix{})
+	return p
 }
 
 // PublicKey returns the peer's key.
 func (p *Peer) PublicKey() PublicKey { return p.pub }
 
 // Allowed returns the prefixes the peer's key covers.
-func (p *Peer) Allowed() []netip.Prefix { return append([]netip.Prefix(nil), p.allowed...) }
+func (p *Peer) Allowed() []netip.Prefix { return append([]netip.Prefix(nil), *p.allowed.Load()...) }
 
 // Allows reports whether src is covered by the peer's key: the receive
 // side's cryptokey routing. An inner packet whose source it does not allow
@@ -68,7 +71,7 @@ func (p *Peer) Allowed() []netip.Prefix { return append([]netip.Prefix(nil), p.a
 // decides: a key covering 0.0.0.0/0 (a gateway) does not speak for an
 // address another peer's narrower prefix owns.
 func (p *Peer) Allows(src netip.Addr) bool {
-	for _, pfx := range p.allowed {
+	for _, pfx := range *p.allowed.Load() {
 		if pfx.IsSingleIP() && pfx.Addr() == src {
 			return true // nothing is longer: no lock on the common path
 		}
@@ -122,8 +125,8 @@ func (p *Peer) installResponder(kp *keypair) {
 func (p *Peer) confirm(kp *keypair) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.next.Load() != kp {
-		return // another receiver confirmed it first
+	if p.next.Load() != kp || p.removed.Load() {
+		return // another receiver confirmed it first, or the peer is gone
 	}
 	if old := p.previous.Swap(p.current.Load()); old != nil {
 		p.node.idx.remove(old.localIndex)

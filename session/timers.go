@@ -19,7 +19,7 @@ import (
 //     Config.SilenceRekey (the peer restarted and forgot it);
 //
 // and never more often than once per RekeyTimeout while an initiation is
-// unanswered.
+// unanswered; never for a peer RemovePeer dropped.
 //
 // Tick also forgets key material nobody may use any more: keypairs
 // 3×RejectAfterTime old and an initiation unanswered for 90 s
@@ -27,6 +27,9 @@ import (
 // to decrypt recorded traffic with (forward secrecy in practice, as
 // WireGuard zeroes them).
 func (p *Peer) Tick(now time.Time) bool {
+	if p.removed.Load() {
+		return false
+	}
 	p.forget(now)
 	want := p.wantHandshake.Load()
 	kp := p.current.Load()

@@ -93,6 +93,10 @@ func (n *Node) openTransport(msg []byte, hdr wire.V2, now time.Time) (Result, er
 	if err := verdictErr(v); err != nil {
 		return Result{}, err
 	}
+	if p.removed.Load() {
+		// RemovePeer ran after the lookup: refused like its indices now are.
+		return Result{}, ErrUnknownIndex
+	}
 	if p.sentSinceRecv.Load() {
 		p.sentSinceRecv.Store(false)
 	}
