@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -88,13 +90,19 @@ func BenchmarkUDPvsRawCPUPerPacket(b *testing.B) {
 func BenchmarkUDPvsRawLossless(b *testing.B) {
 	for _, rate := range []float64{30_000, 40_000, 50_000} {
 		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
-			raw := newTwoNodes(b, "--probe", "100ms")
-			udp := newTwoNodesUDP(b, "--probe", "100ms")
+			rawA, udpA := []string{"--probe", "100ms"}, []string{"--probe", "100ms"}
+			if dir := os.Getenv("POLYLINK_BENCH_PROFILE"); dir != "" { // the sending daemons' CPU profiles
+				rawA = append(rawA, "--cpuprofile", filepath.Join(dir, "raw.pprof"))
+				udpA = append(udpA, "--cpuprofile", filepath.Join(dir, "udp.pprof"))
+			}
+			raw := newTwoNodesWith(b, rawA, []string{"--probe", "100ms"})
+			udp := newTwoNodesUDPWith(b, udpA, []string{"--probe", "100ms"})
 			var loss, us [2]float64
 			for i := 0; i < b.N; i++ {
 				for k, tn := range []*twoNodes{raw, udp} {
 					flow := udpFlowB(b, tn, 8200+2*i+k, stream.AudioProfile(rate, 200, 3*time.Second))
 					c0 := tn.daemonCPU()
+					ka0, kb0 := readKernelDrops(tn.a), readKernelDrops(tn.b)
 					res, err := stream.Measure(b.Context(), []stream.Flow{flow}, stream.Options{})
 					if err != nil {
 						b.Fatal(err)
@@ -107,6 +115,8 @@ func BenchmarkUDPvsRawLossless(b *testing.B) {
 					// (the TUN's queue overflowed), in its link queues, at the
 					// socket, or after.
 					as, bs := tn.na.status(), tn.nb.status()
+					ka, kb := readKernelDrops(tn.a).sub(ka0), readKernelDrops(tn.b).sub(kb0)
+					b.Logf("rate %.0f: %s pair: kernel A: %v; kernel B: %v", rate, []string{"raw", "UDP"}[k], ka, kb)
 					b.Logf("rate %.0f: %s pair delivered %d of %d (lost %d) at %.1f µs/packet; A read %d from its TUN, queue drops %d, send errors %d; B wrote %d to its TUN",
 						rate, []string{"raw", "UDP"}[k], res[0].Received, res[0].Sent, res[0].Lost, d/float64(res[0].Received)*1e6,
 						as.Router.Counters.TUNRead, as.Counters.QueueDrops, as.Counters.SendErrors, bs.Router.Counters.TUNWritten)
