@@ -49,6 +49,9 @@ type configFile struct {
 	path string
 	line map[string]int // flag name → line of its key
 	cli  map[string]bool
+	// data, when not nil, is the file's content, read instead of path
+	// (the fuzz test feeds bytes without writing a file per input).
+	data []byte
 }
 
 // apply reads the file at cf.path (none if empty) into fs, skipping flags
@@ -57,9 +60,12 @@ func (cf *configFile) apply(fs *flag.FlagSet) error {
 	if cf.path == "" {
 		return nil
 	}
-	data, err := readConfig(cf.path)
-	if err != nil {
-		return usagef("--config: %v", err)
+	data := cf.data
+	if data == nil {
+		var err error
+		if data, err = readConfig(cf.path); err != nil {
+			return usagef("--config: %v", err)
+		}
 	}
 	cf.line, cf.cli = map[string]int{}, map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { cf.cli[f.Name] = true })
