@@ -30,6 +30,11 @@ func newLogger(format string, verbose bool) (*zap.Logger, error) {
 	case "json":
 		cfg = zap.NewProductionConfig()
 		cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+		if stderrIsJournal() {
+			if err := journalJSON(&cfg); err != nil {
+				return nil, err
+			}
+		}
 	default:
 		return nil, fmt.Errorf("--log %q: want console or json", format)
 	}

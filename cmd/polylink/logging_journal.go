@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"sync"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/buffer"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +15,11 @@ import (
 // line with its own time and reads a leading syslog priority ("<3>") as the
 // line's level (SyslogLevelPrefix=, on by default). Console lines then drop
 // the time and start with the priority, so `journalctl -p warning` finds
-// the warnings and nothing is stamped twice.
+// the warnings and nothing is stamped twice. JSON lines start with the
+// priority too: the journal strips it, so the stored MESSAGE is the JSON
+// object alone (`journalctl -o cat` feeds a log shipper clean JSON) and
+// the entry has its PRIORITY. They keep their "ts": a shipper reading the
+// objects wants the time inside them.
 
 // stderrIsJournal reports whether stderr is the journal stream systemd
 // named in $JOURNAL_STREAM ("device:inode"): only then, since a daemon
@@ -53,4 +59,44 @@ func syslogPriority(l zapcore.Level) string {
 		return "<6>"
 	}
 	return "<7>"
+}
+
+// journalJSONEncoding is the name zap knows the journal's JSON encoder by.
+const journalJSONEncoding = "polylink-journal-json"
+
+var registerJournalJSON = sync.OnceValue(func() error {
+	return zap.RegisterEncoder(journalJSONEncoding, func(c zapcore.EncoderConfig) (zapcore.Encoder, error) {
+		return priorityEncoder{zapcore.NewJSONEncoder(c)}, nil
+	})
+})
+
+// journalJSON adapts a JSON logger configuration to the journal.
+func journalJSON(cfg *zap.Config) error {
+	if err := registerJournalJSON(); err != nil {
+		return err
+	}
+	cfg.Encoding = journalJSONEncoding
+	return nil
+}
+
+// priorityEncoder writes each entry as its inner encoder does, behind the
+// entry's syslog priority.
+type priorityEncoder struct{ zapcore.Encoder }
+
+var prefixPool = buffer.NewPool()
+
+// Clone implements zapcore.Encoder.
+func (e priorityEncoder) Clone() zapcore.Encoder { return priorityEncoder{e.Encoder.Clone()} }
+
+// EncodeEntry implements zapcore.Encoder.
+func (e priorityEncoder) EncodeEntry(ent zapcore.Entry, fields []zapcore.Field) (*buffer.Buffer, error) {
+	line, err := e.Encoder.EncodeEntry(ent, fields)
+	if err != nil {
+		return nil, err
+	}
+	out := prefixPool.Get()
+	out.AppendString(syslogPriority(ent.Level))
+	_, _ = out.Write(line.Bytes())
+	line.Free()
+	return out, nil
 }
