@@ -321,5 +321,8 @@ func checkConfigCommand(args []string) error {
 		role += fmt.Sprintf(", routes: %d", len(c.routes))
 	}
 	fmt.Printf("%s: ok (tun %s, vip %s, %s)\n", args[0], c.tun, c.vip, role)
+	if w := metricsExposure(c.metrics, c.vip); c.metrics != "" && w != "" {
+		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", args[0], w)
+	}
 	return nil
 }

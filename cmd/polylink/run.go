@@ -286,6 +286,9 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 			return fmt.Errorf("run: %w", err)
 		}
 		teardown = append(teardown, m.Close)
+		if w := metricsExposure(cfg.metrics, cfg.vip); w != "" {
+			log.Warn(w)
+		}
 	}
 
 	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links, rt: rt, kern: kern}, log.Named("reload"))
