@@ -33,7 +33,22 @@ import (
 //	  chain postrouting {  # nat hook postrouting
 //	    oifname != TUN ip saddr SOURCE counter masquerade   # per source prefix
 //	  }
+//	  chain mss {          # filter hook forward priority mangle: TCP MSS clamp
+//	    iifname TUN tcp flags syn tcp option maxseg size set rt mtu counter
+//	    oifname TUN tcp flags syn tcp option maxseg size set rt mtu counter
+//	  }
 //	}
+//
+// The mss chain clamps the MSS that TCP SYNs forwarded through the TUN
+// offer, both ways, to the path MTU (`rt mtu`: the smaller of the MTUs of
+// the routes towards the destination and back to the source, less 40; the
+// kernel only ever lowers an MSS). The TUN's MTU is the tunnel's, smaller
+// than an Ethernet uplink's; without the clamp a server outside offers
+// 1460 and its full-size segments into the TUN depend on ICMP "fragmentation
+// needed" reaching it, which firewalls on the Internet often drop: a TCP
+// connection that opens and then stalls. (A robot's own connections already
+// offer its TUN's MTU; hosts behind a robot, and every server's reply, do
+// not.)
 //
 // Nothing outside can open a flow into the virtual network, even though
 // forwarding is on: a neighbour on the uplink that routes 198.19.0.0/24 to
@@ -163,6 +178,36 @@ func addExitRules(c *nftables.Conn, t *nftables.Table, cfg ExitConfig) {
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 	addMasquerade(c, t, post, cfg.TUN, cfg.Sources)
+
+	mss := c.AddChain(&nftables.Chain{Name: "mss", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityMangle, Policy: &policy})
+	for _, dir := range []expr.MetaKey{expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME} {
+		c.AddRule(&nftables.Rule{Table: t, Chain: mss, Exprs: concat(
+			ifname(dir, expr.CmpOpEq, cfg.TUN), tcpSYN(), clampMSSToPathMTU(),
+			[]expr.Any{&expr.Counter{}})})
+	}
+}
+
+// tcpSYN matches a TCP segment with SYN set (a SYN or a SYN-ACK).
+func tcpSYN() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x02}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0}},
+	}
+}
+
+// clampMSSToPathMTU is `tcp option maxseg size set rt mtu`: the route's
+// TCP MSS, in network order, written over the MSS option (kind 2, its
+// 2-byte value at offset 2) when that is larger.
+func clampMSSToPathMTU() []expr.Any {
+	return []expr.Any{
+		&expr.Rt{Register: 1, Key: expr.RtTCPMSS},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 2, Size: 2},
+		&expr.Exthdr{SourceRegister: 1, Type: 2, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt},
+	}
 }
 
 // addMasquerade queues a masquerade rule per source prefix.

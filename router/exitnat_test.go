@@ -43,6 +43,9 @@ func TestOpenExitInstallsAndRemovesTable(t *testing.T) {
 		"type nat hook postrouting priority srcnat;",
 		`oifname != "pl9" ip saddr 198.19.0.0/24 counter packets 0 bytes 0 masquerade`,
 		`oifname != "pl9" ip saddr 198.18.210.0/24 counter packets 0 bytes 0 masquerade`,
+		"type filter hook forward priority mangle; policy accept;",
+		`iifname "pl9" tcp flags syn tcp option maxseg size set rt mtu counter packets 0 bytes 0`,
+		`oifname "pl9" tcp flags syn tcp option maxseg size set rt mtu counter packets 0 bytes 0`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
