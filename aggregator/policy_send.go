@@ -33,8 +33,8 @@ func (e *Engine) sendEverywhere(h *host, id uint16, cl classify.Class, pkt []byt
 	established := h.established.Load()
 	for _, c := range h.conns {
 		st := c.state(now, e.dead)
-		if anyUp && st != stateBoth {
-			continue
+		if anyUp && (st != stateBoth || h.standby(c, now, e.dead)) {
+			continue // down, or a UDP path whose raw twin carries (twins.go)
 		}
 		if !anyUp && established && !c.remote.proven.Load() {
 			continue // with every path down, still only to NICs that ever answered us

@@ -132,6 +132,9 @@ type ConnStatus struct {
 	// Metered: our NIC is; RemoteMetered: the far end says its NIC is.
 	Metered       bool `json:"metered"`
 	RemoteMetered bool `json:"remote_metered"`
+	// Standby: a UDP path up beside its raw IP-in-IP twin (the same NIC
+	// and far address), which carries the copies instead (twins.go).
+	Standby bool `json:"standby,omitempty"`
 	// Bulk: this path carries the host's bulk traffic.
 	Bulk              bool   `json:"bulk"`
 	TxRealtimePackets uint64 `json:"tx_realtime_packets"`
@@ -252,10 +255,11 @@ func (e *Engine) hostStatus(h *host, now int64) HostStatus {
 	for _, c := range h.conns {
 		v := c.probes.view(now, maturity)
 		st := c.state(now, e.dead)
+		standby := st == stateBoth && h.standby(c, now, e.dead)
 		cs := ConnStatus{
 			Local: c.link.name, LocalIndex: c.link.index, RemoteIndex: c.remote.index,
 			RemoteAddr: endpointString(c.remote.addr), Encap: c.remote.kind().Encap(), State: int(st), StateName: st.String(),
-			Carrying: !anyUp || st == stateBoth, RTTMs: ms(v.srtt), Loss: v.loss, JitterMs: ms(v.jitter),
+			Carrying: !anyUp || st == stateBoth && !standby, Standby: standby, RTTMs: ms(v.srtt), Loss: v.loss, JitterMs: ms(v.jitter),
 			TxPackets: c.txPackets.Load(), RxPackets: c.rxPackets.Load(), TxBytes: c.txBytes.Load(),
 			RxBytes: c.rxBytes.Load(), FirstWins: c.firstWins.Load(), LastRxMs: sinceMs(now, c.lastRx.Load()),
 			ProbesSent: v.sent, ProbesLost: v.lost, QueueDrops: c.queueDrops.Load(), SendErrors: c.sendErrs.Load(),

@@ -314,6 +314,9 @@ func checkConfigCommand(args []string) error {
 	if c.relay {
 		role = "router node, " + role
 	}
+	for _, a := range twinPeers(c.peers) {
+		role += fmt.Sprintf(", %s raw and UDP (UDP stands by on NICs where raw gets through)", a)
+	}
 	if c.exit {
 		role += ", exit"
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/polylink/polylink/linkmon"
@@ -56,6 +57,29 @@ func parsePeer(s string, vip netip.Prefix) (peerSpec, error) {
 		return p, usagef("run: --peer %q: not a unicast address", s)
 	}
 	return p, nil
+}
+
+// parsePeers reads every --peer value. The same peer given twice is
+// refused: a slip (two config lines, a flag repeated), not a wish for two
+// copies. The same address raw (ADDR) and over UDP (ADDR:PORT) is two
+// peers, and meant: on each NIC raw IP-in-IP carries where it gets through
+// and UDP stands by beside it, taking over where a NAT blocks IP-in-IP
+// (aggregator/twins.go), and status says where that is.
+func parsePeers(values []string, vip netip.Prefix) ([]peerSpec, error) {
+	var out []peerSpec
+	for _, s := range values {
+		p, err := parsePeer(s, vip)
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range out {
+			if q.addr == p.addr && strings.EqualFold(q.name, p.name) && q.port == p.port {
+				return nil, usagef("run: --peer %s and --peer %s are the same peer: give it once", q, p)
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // resolveTimeout bounds one DNS resolution of the peers.
@@ -131,6 +155,18 @@ func literalPeers(specs []peerSpec) []netip.Addr {
 	for _, p := range specs {
 		if p.name == "" {
 			out = append(out, p.addr.Addr())
+		}
+	}
+	return out
+}
+
+// twinPeers lists the addresses given both raw (ADDR) and over UDP
+// (ADDR:PORT).
+func twinPeers(specs []peerSpec) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range rawPeers(specs) {
+		if slices.ContainsFunc(specs, func(p peerSpec) bool { return p.name == "" && p.addr.Port() != 0 && p.addr.Addr() == a }) {
+			out = append(out, a)
 		}
 	}
 	return out

@@ -103,6 +103,8 @@ func bestPath(cs []aggregator.ConnStatus) int {
 // why says in a few words what a path is doing for the stream.
 func why(c aggregator.ConnStatus, best bool) string {
 	switch {
+	case c.Standby:
+		return "standby: the raw IP-in-IP path on this NIC to that address carries the copies"
 	case best:
 		return "◀ carries the stream: first copy arrives here most often"
 	case c.Carrying && c.State == 2:

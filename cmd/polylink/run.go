@@ -104,12 +104,8 @@ func parseRunArgs(args []string, file *configFile) (runConfig, error) {
 		return c, usagef("run: --vip %s: need a host address in a prefix of /30 or wider", vip)
 	}
 	c.vip = p
-	for _, s := range peers {
-		ps, err := parsePeer(s, p)
-		if err != nil {
-			return c, err
-		}
-		c.peers = append(c.peers, ps)
+	if c.peers, err = parsePeers(peers, p); err != nil {
+		return c, err
 	}
 	if *port == 0 || *port > 65535 {
 		return c, usagef("run: --port %d: want 1 to 65535", *port)
