@@ -50,29 +50,42 @@ func (s *Socket) ReadBatch(msgs []Message) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
-	msgs = msgs[:min(len(msgs), maxBatch)]
-	for i := range msgs {
-		if len(msgs[i].Buf) == 0 {
-			return 0, errors.New("read batch: empty buffer")
-		}
-	}
 	s.rxMu.Lock()
 	defer s.rxMu.Unlock()
 	b := s.rxBatch()
-	for i := range msgs {
-		b.setRecv(i, msgs[i].Buf)
-	}
-	n, err := b.recv(s.conn, len(msgs))
-	if err != nil {
-		return 0, s.ioError("read batch", err)
-	}
-	for i := range n {
-		m := &msgs[i]
+	n, err := readChunk(b, s.conn, msgs, func(i int, m *Message) []byte {
+		b.setRecv(i, m.Buf)
+		return m.Buf
+	}, func(i int, m *Message) {
 		m.N, m.Truncated = b.received(i)
 		var ok bool
 		if m.Payload, m.Addr, ok = parseOuterHeader(m.Buf[:m.N]); !ok {
 			m.Payload, m.Addr = nil, netip.Addr{}
 		}
+	})
+	if err != nil {
+		return 0, s.ioError("read batch", err)
+	}
+	return n, nil
+}
+
+// readChunk is ReadBatch for either kind of socket, the caller holding
+// its rxMu: set points message i of b at m's buffer and returns that
+// buffer, which must not be empty; got fills m in from message i after the
+// call. It reads up to maxBatch messages with one recvmmsg.
+func readChunk[M any](b *batch, conn syscall.RawConn, msgs []M, set func(i int, m *M) []byte, got func(i int, m *M)) (int, error) {
+	msgs = msgs[:min(len(msgs), maxBatch)]
+	for i := range msgs {
+		if len(set(i, &msgs[i])) == 0 {
+			return 0, errors.New("empty buffer")
+		}
+	}
+	n, err := b.recv(conn, len(msgs))
+	if err != nil {
+		return 0, err
+	}
+	for i := range n {
+		got(i, &msgs[i])
 	}
 	return n, nil
 }

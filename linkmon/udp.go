@@ -1,7 +1,6 @@
 package linkmon
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -145,31 +144,23 @@ func (s *UDPSocket) ReadBatch(msgs []UDPMessage) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
-	msgs = msgs[:min(len(msgs), maxBatch)]
-	for i := range msgs {
-		if len(msgs[i].Buf) == 0 {
-			return 0, errors.New("read batch: empty buffer")
-		}
-	}
 	s.rxMu.Lock()
 	defer s.rxMu.Unlock()
 	if s.rx == nil {
 		s.rx = newCtlBatch()
 	}
 	b := s.rx
-	for i := range msgs {
-		b.setRecvFrom(i, msgs[i].Buf)
-	}
-	n, err := b.recv(s.conn, len(msgs))
-	if err != nil {
-		return 0, s.ioError("read batch", err)
-	}
-	for i := range n {
-		m := &msgs[i]
+	n, err := readChunk(b.batch, s.conn, msgs, func(i int, m *UDPMessage) []byte {
+		b.setRecvFrom(i, m.Buf)
+		return m.Buf
+	}, func(i int, m *UDPMessage) {
 		m.N, m.Truncated = b.received(i)
 		m.N = min(m.N, len(m.Buf))
 		m.Payload = m.Buf[:m.N]
 		m.Addr, _ = b.source(i)
+	})
+	if err != nil {
+		return 0, s.ioError("read batch", err)
 	}
 	return n, nil
 }

@@ -138,30 +138,46 @@ func BenchmarkKeyedCPUPerPacket(b *testing.B) {
 			ka, kb := genKey(b, dir, "a"), genKey(b, dir, "b")
 			keyed := newTwoNodesWith(b, []string{"--probe", "100ms", "--key", ka.file, "--peer-key", kb.pub},
 				[]string{"--probe", "100ms", "--key", kb.file, "--peer-key", ka.pub})
-			var plain, sealed float64
-			for i := 0; i < b.N; i++ {
-				p := stream.AudioProfile(rate, 1200, 3*time.Second)
-				f0, f1 := udpFlowB(b, keyless, 8000+2*i, p), udpFlowB(b, keyed, 8001+2*i, p)
-				f1.Name = "keyed"
-				c0, c1 := keyless.daemonCPU(), keyed.daemonCPU()
-				res, err := stream.Measure(b.Context(), []stream.Flow{f0, f1}, stream.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				d0, d1 := keyless.daemonCPU()-c0, keyed.daemonCPU()-c1
-				if res[0].Received == 0 || res[1].Received == 0 {
-					b.Fatalf("nothing delivered: keyless %d, keyed %d", res[0].Received, res[1].Received)
-				}
-				b.Logf("rate %.0f: keyless delivered %d (lost %d) at %.1f µs/packet; keyed delivered %d (lost %d) at %.1f µs/packet",
-					rate, res[0].Received, res[0].Lost, d0/float64(res[0].Received)*1e6,
-					res[1].Received, res[1].Lost, d1/float64(res[1].Received)*1e6)
-				plain += d0 / float64(res[0].Received) * 1e6
-				sealed += d1 / float64(res[1].Received) * 1e6
-			}
-			n := float64(b.N)
-			b.ReportMetric(plain/n, "keyless_us/pkt")
-			b.ReportMetric(sealed/n, "keyed_us/pkt")
-			b.ReportMetric(sealed/plain, "keyed/keyless")
+			us, _ := cpuSideBySide(b, [2]*twoNodes{keyless, keyed}, [2]string{"keyless", "keyed"}, rate, 1200, 8000)
+			b.ReportMetric(us[0], "keyless_us/pkt")
+			b.ReportMetric(us[1], "keyed_us/pkt")
+			b.ReportMetric(us[1]/us[0], "keyed/keyless")
 		})
 	}
+}
+
+// cpuSideBySide streams evenly paced packets of size bytes A → B at rate
+// over both pairs at the same time, b.N times (UDP ports from port on),
+// and returns each pair's daemon CPU per delivered packet in µs and its
+// loss ratio, means over the runs; names label the pairs in the log.
+func cpuSideBySide(b *testing.B, pairs [2]*twoNodes, names [2]string, rate float64, size, port int) (us, loss [2]float64) {
+	b.Helper()
+	for i := 0; i < b.N; i++ {
+		p := stream.AudioProfile(rate, size, 3*time.Second)
+		var flows []stream.Flow
+		var cpu0 [2]float64
+		for k, tn := range pairs {
+			f := udpFlowB(b, tn, port+2*i+k, p)
+			f.Name = names[k]
+			flows = append(flows, f)
+			cpu0[k] = tn.daemonCPU()
+		}
+		res, err := stream.Measure(b.Context(), flows, stream.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var line []string
+		for k, tn := range pairs {
+			r := res[k]
+			if r.Received == 0 {
+				b.Fatalf("%s pair delivered nothing", names[k])
+			}
+			perPkt := (tn.daemonCPU() - cpu0[k]) / float64(r.Received) * 1e6
+			line = append(line, fmt.Sprintf("%s delivered %d (lost %d) at %.1f µs/packet", names[k], r.Received, r.Lost, perPkt))
+			us[k] += perPkt / float64(b.N)
+			loss[k] += r.LossRatio / float64(b.N)
+		}
+		b.Logf("rate %.0f: %s", rate, strings.Join(line, "; "))
+	}
+	return us, loss
 }

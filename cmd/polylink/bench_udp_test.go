@@ -7,36 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/polylink/polylink/testbed/nstest"
 	"github.com/polylink/polylink/testbed/stream"
 )
-
-// newTwoNodesUDP is newTwoNodes with the peers given as UDP endpoints
-// (ADDR:PORT), so both paths run over UDP instead of raw IP-in-IP.
-func newTwoNodesUDP(t testing.TB, extra ...string) *twoNodes {
-	return newTwoNodesUDPWith(t, extra, extra)
-}
-
-// newTwoNodesUDPWith is newTwoNodesUDP with each node's own extra flags.
-func newTwoNodesUDPWith(t testing.TB, extraA, extraB []string) *twoNodes {
-	t.Helper()
-	nstest.RequireRoot(t)
-	tn := &twoNodes{a: nstest.Namespace(t, "pl-e2e-a"), b: nstest.Namespace(t, "pl-e2e-b"),
-		vipA: "198.19.90.1", vipB: "198.19.90.2",
-		underlay: [2][2]string{{"198.18.90.1", "198.18.90.2"}, {"198.18.91.1", "198.18.91.2"}}}
-	for i := range 2 {
-		dev := fmt.Sprintf("eth%d", i)
-		nstest.Veth(t, tn.a, dev, tn.underlay[i][0]+"/24", tn.b, dev, tn.underlay[i][1]+"/24")
-	}
-	peer := func(a string) string { return a + ":" + natPort }
-	tn.na = startNode(t, tn.a, append([]string{"--vip", tn.vipA + "/24", "--peer", peer(tn.underlay[0][1]),
-		"--peer", peer(tn.underlay[1][1])}, extraA...)...)
-	tn.nb = startNode(t, tn.b, append([]string{"--vip", tn.vipB + "/24", "--peer", peer(tn.underlay[0][0]),
-		"--peer", peer(tn.underlay[1][0])}, extraB...)...)
-	waitFor(t, "both UDP paths up on A", 5*time.Second, func() bool { return upOver(tn.na, tn.vipB, "udp") == 2 })
-	waitFor(t, "both UDP paths up on B", 5*time.Second, func() bool { return upOver(tn.nb, tn.vipA, "udp") == 2 })
-	return tn
-}
 
 // BenchmarkUDPvsRawCPUPerPacket runs a raw IP-in-IP pair and a UDP pair
 // side by side, each streaming evenly paced 200-byte packets A → B at the
@@ -52,34 +24,12 @@ func BenchmarkUDPvsRawCPUPerPacket(b *testing.B) {
 		b.Run(fmt.Sprintf("rate=%.0f", rate), func(b *testing.B) {
 			raw := newTwoNodes(b, "--probe", "100ms")
 			udp := newTwoNodesUDP(b, "--probe", "100ms")
-			var rawUS, udpUS, rawLoss, udpLoss float64
-			for i := 0; i < b.N; i++ {
-				p := stream.AudioProfile(rate, 200, 3*time.Second)
-				f0, f1 := udpFlowB(b, raw, 8100+2*i, p), udpFlowB(b, udp, 8101+2*i, p)
-				f1.Name = "udp"
-				c0, c1 := raw.daemonCPU(), udp.daemonCPU()
-				res, err := stream.Measure(b.Context(), []stream.Flow{f0, f1}, stream.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				d0, d1 := raw.daemonCPU()-c0, udp.daemonCPU()-c1
-				if res[0].Received == 0 || res[1].Received == 0 {
-					b.Fatalf("nothing delivered: raw %d, udp %d", res[0].Received, res[1].Received)
-				}
-				b.Logf("rate %.0f: raw delivered %d (lost %d) at %.1f µs/packet; UDP delivered %d (lost %d) at %.1f µs/packet",
-					rate, res[0].Received, res[0].Lost, d0/float64(res[0].Received)*1e6,
-					res[1].Received, res[1].Lost, d1/float64(res[1].Received)*1e6)
-				rawUS += d0 / float64(res[0].Received) * 1e6
-				udpUS += d1 / float64(res[1].Received) * 1e6
-				rawLoss += res[0].LossRatio
-				udpLoss += res[1].LossRatio
-			}
-			n := float64(b.N)
-			b.ReportMetric(rawUS/n, "raw_us/pkt")
-			b.ReportMetric(udpUS/n, "udp_us/pkt")
-			b.ReportMetric(udpUS/rawUS, "udp/raw")
-			b.ReportMetric(100*rawLoss/n, "raw_loss_%")
-			b.ReportMetric(100*udpLoss/n, "udp_loss_%")
+			us, loss := cpuSideBySide(b, [2]*twoNodes{raw, udp}, [2]string{"raw", "UDP"}, rate, 200, 8100)
+			b.ReportMetric(us[0], "raw_us/pkt")
+			b.ReportMetric(us[1], "udp_us/pkt")
+			b.ReportMetric(us[1]/us[0], "udp/raw")
+			b.ReportMetric(100*loss[0], "raw_loss_%")
+			b.ReportMetric(100*loss[1], "udp_loss_%")
 		})
 	}
 }

@@ -10,24 +10,50 @@ import (
 	"github.com/polylink/polylink/linkmon"
 )
 
+// nicLink is what both link adapters share: the NIC that names the link.
+type nicLink struct{ nic linkmon.NIC }
+
+// Index implements aggregator.Link.
+func (l nicLink) Index() int { return l.nic.Index }
+
+// Name implements aggregator.Link.
+func (l nicLink) Name() string { return l.nic.Name }
+
+// readLinkBatch is ReadBatch of both adapters: it points the link's reused
+// messages rx at bufs, reads them with read, and hands back each packet
+// (nil if truncated) and its source, which out takes from a message.
+func readLinkBatch[M any](rx *[]M, bufs, pkts [][]byte, srcs []netip.AddrPort, read func([]M) (int, error),
+	in func(m *M, buf []byte), out func(m *M) (pkt []byte, src netip.AddrPort, truncated bool)) (int, error) {
+	msgs := *rx
+	if len(msgs) != len(bufs) {
+		msgs = make([]M, len(bufs))
+		*rx = msgs
+	}
+	for i := range msgs {
+		in(&msgs[i], bufs[i])
+	}
+	n, err := read(msgs)
+	for i := range n {
+		var truncated bool
+		if pkts[i], srcs[i], truncated = out(&msgs[i]); truncated {
+			pkts[i] = nil
+		}
+	}
+	return n, err
+}
+
 // socketLink adapts a linkmon raw IP-in-IP socket to the engine's Link
 // interface: endpoints without a port.
 type socketLink struct {
-	s   *linkmon.Socket
-	nic linkmon.NIC
-	rx  *[]linkmon.Message // ReadBatch's messages; one reader per link
+	nicLink
+	s  *linkmon.Socket
+	rx *[]linkmon.Message // ReadBatch's messages; one reader per link
 }
 
 // newSocketLink wraps a socket for the engine.
 func newSocketLink(s *linkmon.Socket, nic linkmon.NIC) socketLink {
-	return socketLink{s: s, nic: nic, rx: new([]linkmon.Message)}
+	return socketLink{nicLink: nicLink{nic}, s: s, rx: new([]linkmon.Message)}
 }
-
-// Index implements aggregator.Link.
-func (l socketLink) Index() int { return l.nic.Index }
-
-// Name implements aggregator.Link.
-func (l socketLink) Name() string { return l.nic.Name }
 
 // Local implements aggregator.Link: the NIC's IPv4 address, no port.
 func (l socketLink) Local() netip.AddrPort { return netip.AddrPortFrom(l.nic.Addr, 0) }
@@ -40,22 +66,11 @@ func (l socketLink) ReadFrom(buf []byte) ([]byte, netip.AddrPort, error) {
 
 // ReadBatch implements aggregator.BatchReader over recvmmsg.
 func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
-	msgs := *l.rx
-	if len(msgs) != len(bufs) {
-		msgs = make([]linkmon.Message, len(bufs))
-		*l.rx = msgs
-	}
-	for i := range msgs {
-		msgs[i].Buf = bufs[i]
-	}
-	n, err := l.s.ReadBatch(msgs)
-	for i := range n {
-		pkts[i], srcs[i] = msgs[i].Payload, netip.AddrPortFrom(msgs[i].Addr, 0)
-		if msgs[i].Truncated {
-			pkts[i] = nil
-		}
-	}
-	return n, err
+	return readLinkBatch(l.rx, bufs, pkts, srcs, l.s.ReadBatch,
+		func(m *linkmon.Message, buf []byte) { m.Buf = buf },
+		func(m *linkmon.Message) ([]byte, netip.AddrPort, bool) {
+			return m.Payload, netip.AddrPortFrom(m.Addr, 0), m.Truncated
+		})
 }
 
 // WriteTo implements aggregator.Link; the outer header carries the DSCP

@@ -10,20 +10,14 @@ import (
 // udpLink adapts a linkmon UDP socket to the engine's Link interface:
 // endpoints with a port, IPv4 or IPv6 as the socket is.
 type udpLink struct {
-	s   *linkmon.UDPSocket
-	nic linkmon.NIC
-	rx  *[]linkmon.UDPMessage // ReadBatch's messages; one reader per link
+	nicLink
+	s  *linkmon.UDPSocket
+	rx *[]linkmon.UDPMessage // ReadBatch's messages; one reader per link
 }
 
 func newUDPLink(s *linkmon.UDPSocket, nic linkmon.NIC) udpLink {
-	return udpLink{s: s, nic: nic, rx: new([]linkmon.UDPMessage)}
+	return udpLink{nicLink: nicLink{nic}, s: s, rx: new([]linkmon.UDPMessage)}
 }
-
-// Index implements aggregator.Link.
-func (l udpLink) Index() int { return l.nic.Index }
-
-// Name implements aggregator.Link.
-func (l udpLink) Name() string { return l.nic.Name }
 
 // Local implements aggregator.Link: the bound address and port.
 func (l udpLink) Local() netip.AddrPort { return l.s.LocalAddr() }
@@ -33,22 +27,9 @@ func (l udpLink) ReadFrom(buf []byte) ([]byte, netip.AddrPort, error) { return l
 
 // ReadBatch implements aggregator.BatchReader over recvmmsg.
 func (l udpLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
-	msgs := *l.rx
-	if len(msgs) != len(bufs) {
-		msgs = make([]linkmon.UDPMessage, len(bufs))
-		*l.rx = msgs
-	}
-	for i := range msgs {
-		msgs[i].Buf = bufs[i]
-	}
-	n, err := l.s.ReadBatch(msgs)
-	for i := range n {
-		pkts[i], srcs[i] = msgs[i].Payload, msgs[i].Addr
-		if msgs[i].Truncated {
-			pkts[i] = nil
-		}
-	}
-	return n, err
+	return readLinkBatch(l.rx, bufs, pkts, srcs, l.s.ReadBatch,
+		func(m *linkmon.UDPMessage, buf []byte) { m.Buf = buf },
+		func(m *linkmon.UDPMessage) ([]byte, netip.AddrPort, bool) { return m.Payload, m.Addr, m.Truncated })
 }
 
 // WriteTo implements aggregator.Link; the outer header carries the DSCP

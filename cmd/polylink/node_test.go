@@ -197,6 +197,29 @@ func newTwoNodes(t testing.TB, extra ...string) *twoNodes {
 // newTwoNodesWith is newTwoNodes with each daemon's own extra flags.
 func newTwoNodesWith(t testing.TB, extraA, extraB []string) *twoNodes {
 	t.Helper()
+	probe := []string{"--probe", "50ms"} // before the extra flags, which may override it
+	return newTwoNodesOver(t, "ipip", append(probe, extraA...), append(probe, extraB...))
+}
+
+// newTwoNodesUDP is newTwoNodes with the peers given as UDP endpoints
+// (ADDR:PORT), so both paths run over UDP instead of raw IP-in-IP.
+func newTwoNodesUDP(t testing.TB, extra ...string) *twoNodes {
+	t.Helper()
+	return newTwoNodesOver(t, "udp", extra, extra)
+}
+
+// newTwoNodesUDPWith is newTwoNodesUDP with each node's own extra flags.
+func newTwoNodesUDPWith(t testing.TB, extraA, extraB []string) *twoNodes {
+	t.Helper()
+	return newTwoNodesOver(t, "udp", extraA, extraB)
+}
+
+// newTwoNodesOver starts the pair, each daemon given the other's two
+// underlay addresses as peers (bare for encap "ipip", ADDR:PORT for
+// "udp"), and waits until both paths are up over that encapsulation on
+// both sides.
+func newTwoNodesOver(t testing.TB, encap string, extraA, extraB []string) *twoNodes {
+	t.Helper()
 	nstest.RequireRoot(t)
 	tn := &twoNodes{a: nstest.Namespace(t, "pl-e2e-a"), b: nstest.Namespace(t, "pl-e2e-b"),
 		vipA: "198.19.90.1", vipB: "198.19.90.2",
@@ -205,12 +228,21 @@ func newTwoNodesWith(t testing.TB, extraA, extraB []string) *twoNodes {
 		dev := fmt.Sprintf("eth%d", i)
 		nstest.Veth(t, tn.a, dev, tn.underlay[i][0]+"/24", tn.b, dev, tn.underlay[i][1]+"/24")
 	}
-	tn.na = startNode(t, tn.a, append([]string{"--vip", tn.vipA + "/24", "--peer", tn.underlay[0][1],
-		"--peer", tn.underlay[1][1], "--probe", "50ms"}, extraA...)...)
-	tn.nb = startNode(t, tn.b, append([]string{"--vip", tn.vipB + "/24", "--peer", tn.underlay[0][0],
-		"--peer", tn.underlay[1][0], "--probe", "50ms"}, extraB...)...)
-	waitFor(t, "both paths up on A", 5*time.Second, func() bool { return tn.na.upPaths(tn.vipB) == 2 })
-	waitFor(t, "both paths up on B", 5*time.Second, func() bool { return tn.nb.upPaths(tn.vipA) == 2 })
+	peers := func(side int) []string {
+		var out []string
+		for i := range 2 {
+			p := tn.underlay[i][side]
+			if encap == "udp" {
+				p += ":" + natPort
+			}
+			out = append(out, "--peer", p)
+		}
+		return out
+	}
+	tn.na = startNode(t, tn.a, append(append([]string{"--vip", tn.vipA + "/24"}, peers(1)...), extraA...)...)
+	tn.nb = startNode(t, tn.b, append(append([]string{"--vip", tn.vipB + "/24"}, peers(0)...), extraB...)...)
+	waitFor(t, "both "+encap+" paths up on A", 5*time.Second, func() bool { return upOver(tn.na, tn.vipB, encap) == 2 })
+	waitFor(t, "both "+encap+" paths up on B", 5*time.Second, func() bool { return upOver(tn.nb, tn.vipA, encap) == 2 })
 	return tn
 }
 
