@@ -26,7 +26,8 @@ import (
 //	send:    data sealed ONCE, the same bytes on every carrying connection;
 //	         probes sealed per connection; handshakes on every path at once
 //	timer:   session.Peer.Tick per peer; initiations to --peer addresses
-//	         until the gateway's key is known (keyedtimers.go)
+//	         until the gateway's key is known (keyedconn.go)
+//	reload:  SetKeyed swaps the allowed keys (keyedreload.go)
 type Keyed struct {
 	// Node is this node's key and its allowed peers.
 	Node *session.Node
@@ -44,13 +45,21 @@ type Keyed struct {
 // keyedState is the engine's keyed-mode state.
 type keyedState struct {
 	node   *session.Node
-	peers  map[*session.Peer]*keyedPeer // immutable after New
-	byKey  []*keyedPeer                 // the same, for iteration
-	gw     *keyedPeer                   // nil: no --peer-key
-	retry  int64                        // ns between initiations to the gateway while it has no keypair
+	set    atomic.Pointer[keyedSet] // the allowed keys; replaced whole by SetKeyed
+	retry  int64                    // ns between initiations to the gateway while it has no keypair
 	errs   [session.NumErrors]atomic.Uint64
 	stats  keyedCounters
 	replyB sync.Pool // *[session.ReplyBufferLen]byte for handshake replies
+}
+
+// keyedSet is the engine's view of the allowed keys. It is never changed
+// once published: the receive path reads it lock-free, and a reload
+// (SetKeyed) publishes a new one under Engine.mu's write lock, so readers
+// holding Engine.mu see one set for the whole of their work.
+type keyedSet struct {
+	peers map[*session.Peer]*keyedPeer
+	byKey []*keyedPeer // the same, for iteration
+	gw    *keyedPeer   // nil: no --peer-key
 }
 
 // keyedCounters are keyed mode's own drops.
@@ -73,27 +82,60 @@ type keyedPeer struct {
 }
 
 func newKeyedState(k *Keyed, probe time.Duration) *keyedState {
-	ks := &keyedState{node: k.Node, peers: map[*session.Peer]*keyedPeer{},
-		retry: int64(max(5*probe, 250*time.Millisecond))}
+	ks := &keyedState{node: k.Node, retry: int64(max(5*probe, 250*time.Millisecond))}
 	ks.replyB.New = func() any { return new([session.ReplyBufferLen]byte) }
-	add := func(p *session.Peer) *keyedPeer {
+	ks.set.Store(newKeyedSet(nil, k.Hosts, k.Gateway))
+	return ks
+}
+
+// newKeyedSet makes the set for hosts and gateway, reusing the keyedPeer
+// of old (nil at start) for a key whose role is unchanged: the same
+// virtual address for an --allow key, the gateway role for the gateway's.
+func newKeyedSet(old *keyedSet, hosts map[*session.Peer]netip.Addr, gateway *session.Peer) *keyedSet {
+	ks := &keyedSet{peers: map[*session.Peer]*keyedPeer{}}
+	add := func(p *session.Peer, vip netip.Addr) *keyedPeer {
 		if kp := ks.peers[p]; kp != nil {
 			return kp
 		}
-		kp := &keyedPeer{peer: p}
+		kp := old.reusable(p, vip)
+		if kp == nil {
+			kp = &keyedPeer{peer: p}
+			if vip.IsValid() {
+				kp.vip.Store(&vip)
+			}
+		}
 		ks.peers[p] = kp
 		ks.byKey = append(ks.byKey, kp)
 		return kp
 	}
-	for p, vip := range k.Hosts {
-		kp := add(p)
-		kp.vip.Store(&vip)
+	for p, vip := range hosts {
+		add(p, vip)
 	}
-	if k.Gateway != nil {
-		ks.gw = add(k.Gateway)
+	if gateway != nil {
+		ks.gw = add(gateway, netip.Addr{})
 		ks.gw.gateway = true
 	}
 	return ks
+}
+
+// reusable returns old's keyedPeer for p if it keeps its role: bound to
+// vip (an --allow key), or the gateway (vip invalid); nil otherwise.
+func (old *keyedSet) reusable(p *session.Peer, vip netip.Addr) *keyedPeer {
+	if old == nil {
+		return nil
+	}
+	kp := old.peers[p]
+	switch {
+	case kp == nil:
+		return nil
+	case !vip.IsValid():
+		if kp.gateway {
+			return kp
+		}
+	case !kp.gateway && kp.vip.Load() != nil && *kp.vip.Load() == vip:
+		return kp
+	}
+	return nil
 }
 
 // handleKeyed is handle for a keyed node. It allocates nothing for data and
@@ -132,7 +174,7 @@ func (e *Engine) handleKeyed(ll *localLink, src netip.AddrPort, pkt []byte) {
 		e.sendRaw(ll, nil, src, r.Reply, 0)
 		ks.stats.replies.Add(1)
 	}
-	kp := ks.peers[r.Peer]
+	kp := ks.set.Load().peers[r.Peer]
 	if kp == nil {
 		return // a cookie reply, or a handshake that taught us nothing to act on
 	}

@@ -73,7 +73,7 @@ func (e *Engine) keyedHandshakeDone(kp *keyedPeer) {
 // asks for on every path of the peer at once. Called with e.mu read-locked.
 func (e *Engine) keyedTick(now int64) {
 	wall := time.Now()
-	for _, kp := range e.keyed.byKey {
+	for _, kp := range e.keyed.set.Load().byKey {
 		due := kp.peer.Tick(wall)
 		// An initiation unanswered for the retry gap is sent again, new
 		// ephemeral and all, rather than after WireGuard's 5 s: a peer
@@ -94,7 +94,7 @@ func (e *Engine) keyedTick(now int64) {
 // (their answers create the host and its connections). force skips the
 // retry gap. Called with e.mu read-locked.
 func (e *Engine) discoverKeyed(now int64, only *localLink, force bool) {
-	gw := e.keyed.gw
+	gw := e.keyed.set.Load().gw
 	if gw == nil || len(e.peers) == 0 {
 		return
 	}

@@ -38,7 +38,7 @@ func (e *Engine) keyedStatus(s *Status) {
 	}
 	s.Mode = "keyed"
 	st := &ks.stats
-	s.Keyed = KeyedStatus{Enabled: true, PublicKey: ks.node.PublicKey().Short(), AllowedKeys: len(ks.byKey),
+	s.Keyed = KeyedStatus{Enabled: true, PublicKey: ks.node.PublicKey().Short(), AllowedKeys: len(ks.set.Load().byKey),
 		KeylessDropped: st.keyless.Load(), NotCovered: st.notCovered.Load(), WrongHost: st.wrongHost.Load(),
 		NoHostYet: st.noHostYet.Load(), SealFailed: st.sealFailed.Load(), Initiations: st.initiations.Load(),
 		Replies: st.replies.Load(), Dropped: map[string]uint64{}}
