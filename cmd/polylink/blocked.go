@@ -77,14 +77,14 @@ func endpointAddr(s string) (addr string, udp bool) {
 // the moment UDP answers before raw does at start-up is not reported),
 // logs each NIC and peer once, and keeps the current list for status.
 type blockedWatch struct {
-	log      *zap.Logger
-	rawPeers []netip.Addr
-	holdFor  time.Duration
+	log     *zap.Logger
+	holdFor time.Duration
 
-	mu     sync.Mutex
-	since  map[ipipBlocked]time.Time // guarded by mu: when each was first seen blocked
-	logged map[ipipBlocked]bool      // guarded by mu
-	now    []ipipBlocked             // guarded by mu: held long enough, still blocked
+	mu       sync.Mutex
+	rawPeers []netip.Addr              // guarded by mu: the raw IP-in-IP peers (setPeers on reload)
+	since    map[ipipBlocked]time.Time // guarded by mu: when each was first seen blocked
+	logged   map[ipipBlocked]bool      // guarded by mu
+	now      []ipipBlocked             // guarded by mu: held long enough, still blocked
 }
 
 func newBlockedWatch(log *zap.Logger, rawPeers []netip.Addr, holdFor time.Duration) *blockedWatch {
@@ -92,9 +92,19 @@ func newBlockedWatch(log *zap.Logger, rawPeers []netip.Addr, holdFor time.Durati
 		since: map[ipipBlocked]time.Time{}, logged: map[ipipBlocked]bool{}}
 }
 
+// setPeers replaces the raw IP-in-IP peers watched (a reload).
+func (w *blockedWatch) setPeers(raw []netip.Addr) {
+	w.mu.Lock()
+	w.rawPeers = raw
+	w.mu.Unlock()
+}
+
 // update takes a fresh status; it logs outside its lock.
 func (w *blockedWatch) update(st *aggregator.Status, at time.Time) {
-	cur := blockedNow(st, w.rawPeers)
+	w.mu.Lock()
+	raw := w.rawPeers
+	w.mu.Unlock()
+	cur := blockedNow(st, raw)
 	var held, toLog []ipipBlocked
 	w.mu.Lock()
 	for k := range w.since {

@@ -144,25 +144,52 @@ func buildKeyed(c runConfig) (*aggregator.Keyed, error) {
 		return nil, err
 	}
 	out := &aggregator.Keyed{Node: node, Hosts: map[*session.Peer]netip.Addr{}, SilenceRekey: silence}
-	for _, a := range k.allows {
+	for _, kk := range planKeyed(c) {
+		p, err := node.AddPeer(kk.pub, kk.prefixes...)
+		if err != nil {
+			return nil, usagef("run: %s: %v", kk.flag, err)
+		}
+		if kk.vip.IsValid() {
+			out.Hosts[p] = kk.vip
+		} else {
+			out.Gateway = p
+		}
+	}
+	return out, nil
+}
+
+// keyedPeerPlan is one allowed key as the configuration has it.
+type keyedPeerPlan struct {
+	pub      session.PublicKey
+	vip      netip.Addr // invalid: the gateway (--peer-key)
+	prefixes []netip.Prefix
+	flag     string // how the command line gave it, for errors
+}
+
+// planKeyed lists the keys c allows and the prefixes each covers: an
+// --allow host its address and the --route prefixes via it, the
+// --peer-key node everything (it is the gateway).
+func planKeyed(c runConfig) []keyedPeerPlan {
+	var out []keyedPeerPlan
+	for _, a := range c.keyed.allows {
 		prefixes := []netip.Prefix{netip.PrefixFrom(a.vip, 32)}
 		for _, r := range c.routes {
 			if r.Via == a.vip {
 				prefixes = append(prefixes, r.Prefix)
 			}
 		}
-		p, err := node.AddPeer(a.pub, prefixes...)
-		if err != nil {
-			return nil, usagef("run: --allow %s=%s: %v", a.pub, a.vip, err)
-		}
-		out.Hosts[p] = a.vip
+		out = append(out, keyedPeerPlan{pub: a.pub, vip: a.vip, prefixes: prefixes, flag: "--allow " + a.pub.String() + "=" + a.vip.String()})
 	}
-	if !k.peerKey.IsZero() {
-		p, err := node.AddPeer(k.peerKey, netip.MustParsePrefix("0.0.0.0/0"))
-		if err != nil {
-			return nil, usagef("run: --peer-key: %v", err)
-		}
-		out.Gateway = p
+	if pk := c.keyed.peerKey; !pk.IsZero() {
+		out = append(out, keyedPeerPlan{pub: pk, prefixes: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, flag: "--peer-key"})
 	}
-	return out, nil
+	return out
+}
+
+// keyedNode is k's node, nil when keyless.
+func keyedNode(k *aggregator.Keyed) *session.Node {
+	if k == nil {
+		return nil
+	}
+	return k.Node
 }

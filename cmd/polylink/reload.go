@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,11 +16,13 @@ import (
 
 	"github.com/polylink/polylink/aggregator"
 	"github.com/polylink/polylink/router"
+	"github.com/polylink/polylink/session"
 )
 
 // Reload on SIGHUP (systemctl reload): the config file is read again, with
 // the same command line on top, and what may change on a running daemon is
-// applied in place: peers, excluded NICs, the probe interval and routes. The TUN,
+// applied in place: peers, excluded NICs, the probe interval, routes, and
+// in keyed mode the allowed keys (--peer-key, --allow; keyedreload.go). The TUN,
 // the sockets of the NICs that stay and every connection already up are
 // left alone, so a running stream does not lose a packet. A change to
 // anything else (vip, tun, mtu, router, exit, control, metrics, …) is
@@ -29,7 +32,8 @@ import (
 
 // liveSettings are the runConfig fields a reload may change.
 var liveSettings = map[string]bool{"peers": true, "exclude": true, "probe": true, "routes": true,
-	"args": true, "config": true} // args and config: where the settings came from
+	"keyed": true,                 // but not --key itself: checkKeyedReload
+	"args":  true, "config": true} // args and config: where the settings came from
 
 // fieldFlags names runConfig fields whose flag is spelled differently.
 var fieldFlags = map[string]string{"relay": "router", "hostTTL": "host-timeout", "maxHosts": "max-hosts",
@@ -51,6 +55,8 @@ type reloadTarget struct {
 	links *linkFeed
 	rt    *router.Router
 	kern  *kernelSide
+	node  *session.Node // keyed mode's keys; nil when keyless
+	watch *watchers
 }
 
 // reloadLoop applies a reload per SIGHUP on hup until ctx ends.
@@ -86,6 +92,14 @@ func reload(cur runConfig, to reloadTarget, log *zap.Logger) runConfig {
 			zap.String("config", cur.config), zap.Strings("changed", fixed))
 		return cur
 	}
+	if err := checkKeyedReload(to.node, cur, next); errors.Is(err, errNeedsRestart) {
+		log.Error("reload refused, running configuration kept: these settings need a restart",
+			zap.String("config", cur.config), zap.Strings("changed", []string{"key"}), zap.String("why", err.Error()))
+		return cur
+	} else if err != nil {
+		log.Error("reload refused, running configuration kept", zap.String("config", cur.config), zap.String("why", err.Error()))
+		return cur
+	}
 	var applied []string
 	if !slices.Equal(cur.routes, next.routes) {
 		// First, so a refusal leaves nothing else changed.
@@ -106,13 +120,35 @@ func reload(cur runConfig, to reloadTarget, log *zap.Logger) runConfig {
 		}
 		applied = append(applied, "exclude")
 	}
-	if !slices.Equal(cur.peers, next.peers) {
-		peers, err := resolvePeers(context.Background(), next.peers, net.DefaultResolver)
-		if err != nil {
+	var peers []netip.AddrPort
+	peersChanged := !slices.Equal(cur.peers, next.peers)
+	if peersChanged {
+		var err error
+		if peers, err = resolvePeers(context.Background(), next.peers, net.DefaultResolver); err != nil {
 			log.Error("reload refused, running configuration kept", zap.String("why", err.Error()))
 			return cur
 		}
-		to.eng.SetPeers(peers)
+	}
+	if to.node != nil {
+		// After the routes (an --allow key covers the routes via its
+		// address) and before the peers (a new --peer-key is the gateway
+		// their discovery looks for).
+		changed, err := applyKeyed(to.node, to.eng, next)
+		if err != nil {
+			// Not expected after checkKeyedReload; the keys are as far
+			// as they got, which the log says.
+			log.Error("reload: applying the keys failed part way", zap.Error(err))
+		}
+		if changed {
+			applied = append(applied, "keys")
+		}
+	}
+	if peersChanged {
+		if to.watch != nil {
+			to.watch.setPeers(next.peers, peers) // and to the engine
+		} else {
+			to.eng.SetPeers(peers)
+		}
 		to.links.setPeers(peerAddrs(peers))
 		applied = append(applied, "peer")
 	}

@@ -57,11 +57,20 @@ func newRouterNet(t *testing.T, routerExtra ...string) *routerNet {
 // newRouterNetWith is newRouterNet with extra flags for each host too.
 func newRouterNetWith(t *testing.T, routerExtra, vm0Extra, vm2Extra []string) *routerNet {
 	t.Helper()
+	begin := time.Now()
+	rn := startRouterNet(t, routerExtra, vm0Extra, vm2Extra)
+	rn.waitAllUp(t, 5*time.Second)
+	t.Logf("testbed %s up and all four paths in state 2 at both ends in %v", rn.top.Prefix, time.Since(begin).Round(time.Millisecond))
+	return rn
+}
+
+// startRouterNet is newRouterNetWith without waiting for the paths.
+func startRouterNet(t *testing.T, routerExtra, vm0Extra, vm2Extra []string) *routerNet {
+	t.Helper()
 	nstest.RequireRoot(t)
 	stateDir := t.TempDir() // first: removed after everything below
 	prefix := testbed.UniqueName("pl-rt")
 	t.Cleanup(func() { assertNoNamespaces(t, prefix) })
-	begin := time.Now()
 	top, err := testbed.Up(t.Context(), testbed.UpOptions{Prefix: prefix, StateDir: stateDir})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +87,6 @@ func newRouterNetWith(t *testing.T, routerExtra, vm0Extra, vm2Extra []string) *r
 		append([]string{"--vip", testbed.VM0.Virtual().String(), "--peer", "198.18.0.3", "--peer", "198.18.1.3", "--probe", "50ms"}, vm0Extra...)...)
 	rn.vm2 = startNode(t, top.Host(testbed.VM2),
 		append([]string{"--vip", testbed.VM2.Virtual().String(), "--peer", "198.18.2.3", "--peer", "198.18.3.3", "--probe", "50ms"}, vm2Extra...)...)
-	rn.waitAllUp(t, 5*time.Second)
-	t.Logf("testbed %s up and all four paths in state 2 at both ends in %v", prefix, time.Since(begin).Round(time.Millisecond))
 	return rn
 }
 

@@ -287,7 +287,7 @@ func runDaemon(ctx context.Context, cfg runConfig, log *zap.Logger) (err error) 
 		}
 	}
 
-	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links, rt: rt, kern: kern}, log.Named("reload"))
+	go reloadLoop(ctx, hup, cfg, reloadTarget{eng: eng, links: links, rt: rt, kern: kern, node: keyedNode(keyed), watch: watchers}, log.Named("reload"))
 	if keyed == nil { // once started: a start-up error stays one line
 		log.Warn("keyless mode: unauthenticated and unencrypted; anyone who can reach this node's addresses can join or inject (give --key to run keyed)")
 		if cfg.exit && cfg.relay {

@@ -29,6 +29,7 @@ const (
 // re-resolution of named peers.
 type watchers struct {
 	blocked *blockedWatch
+	resolve *reresolver
 	done    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -37,11 +38,19 @@ func startWatchers(cfg runConfig, peers []netip.AddrPort, eng *aggregator.Engine
 	w := &watchers{blocked: newBlockedWatch(log, rawPeers(cfg.peers), blockedHold), done: make(chan struct{})}
 	w.wg.Go(func() { w.blocked.run(eng.Status, watchInterval, w.done) })
 	w.wg.Go(func() { mtu.run(eng.Status, w.done) })
-	if hasNames(cfg.peers) {
-		r := &reresolver{specs: cfg.peers, current: peers, eng: eng, log: log, resolver: net.DefaultResolver}
-		w.wg.Go(func() { r.run(w.done) })
-	}
+	// Always: a reload may name a peer by DNS where the start had none.
+	w.resolve = &reresolver{specs: cfg.peers, current: peers, eng: eng, log: log, resolver: net.DefaultResolver}
+	w.wg.Go(func() { w.resolve.run(w.done) })
 	return w
+}
+
+// setPeers makes the reloaded peers, specs as configured and peers as
+// they resolved, the engine's and the watchers'. The re-resolver follows
+// the new names from then on; a resolution of the old names still under
+// way is dropped, so it cannot undo the reload.
+func (w *watchers) setPeers(specs []peerSpec, peers []netip.AddrPort) {
+	w.blocked.setPeers(rawPeers(specs))
+	w.resolve.set(specs, peers)
 }
 
 // Close stops the watchers and waits for them.
@@ -55,12 +64,25 @@ func (w *watchers) Close() {
 // (a cloud server re-created with a new address), and the robot must
 // follow the name rather than keep probing the old address.
 type reresolver struct {
-	specs    []peerSpec
-	current  []netip.AddrPort
 	eng      *aggregator.Engine
 	log      *zap.Logger
 	resolver *net.Resolver
 	upAt     time.Time // last time some path to a peer was up
+
+	mu      sync.Mutex
+	specs   []peerSpec       // guarded by mu: the configured peers
+	current []netip.AddrPort // guarded by mu: what they resolved to, the engine's peers
+	gen     uint64           // guarded by mu: counts set calls
+}
+
+// set replaces the peers and gives them to the engine, both under mu so
+// that a resolution of the old names finishing meanwhile is not applied.
+func (r *reresolver) set(specs []peerSpec, peers []netip.AddrPort) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.specs, r.current = specs, peers
+	r.gen++
+	r.eng.SetPeers(peers)
 }
 
 func (r *reresolver) run(done <-chan struct{}) {
@@ -72,25 +94,36 @@ func (r *reresolver) run(done <-chan struct{}) {
 		case <-done:
 			return
 		case now := <-t.C:
+			r.mu.Lock()
+			specs, current, gen := r.specs, r.current, r.gen
+			r.mu.Unlock()
+			if !hasNames(specs) {
+				continue
+			}
 			st := r.eng.Status()
-			if anyPathUpTo(&st, r.current) || now.Sub(r.upAt) < reresolveAfter {
-				if anyPathUpTo(&st, r.current) {
+			if anyPathUpTo(&st, current) || now.Sub(r.upAt) < reresolveAfter {
+				if anyPathUpTo(&st, current) {
 					r.upAt = now
 				}
 				continue
 			}
 			r.upAt = now // next attempt after another reresolveAfter
 			// Bounded by resolveTimeout per name.
-			peers, err := resolvePeers(context.Background(), r.specs, r.resolver)
+			peers, err := resolvePeers(context.Background(), specs, r.resolver)
 			if err != nil {
 				r.log.Warn("every path to the peers is down and resolving them again failed; keeping the old addresses", zap.Error(err))
 				continue
 			}
-			if !slices.Equal(peers, r.current) {
-				r.log.Info("peers resolved to new addresses", zap.Strings("old", endpointTexts(r.current)), zap.Strings("new", endpointTexts(peers)))
+			if slices.Equal(peers, current) {
+				continue
+			}
+			r.mu.Lock()
+			if r.gen == gen { // no reload meanwhile
+				r.log.Info("peers resolved to new addresses", zap.Strings("old", endpointTexts(current)), zap.Strings("new", endpointTexts(peers)))
 				r.current = peers
 				r.eng.SetPeers(peers)
 			}
+			r.mu.Unlock()
 		}
 	}
 }
