@@ -38,8 +38,7 @@ var liveSettings = map[string]bool{"peers": true, "exclude": true, "probe": true
 // fieldFlags names runConfig fields whose flag is spelled differently.
 var fieldFlags = map[string]string{"relay": "router", "hostTTL": "host-timeout", "maxHosts": "max-hosts",
 	"maxNICs": "max-nics", "logFormat": "log", "cpuProf": "cpuprofile", "routes": "route",
-	"policy": "class, metered, redundancy, metered-grace, metered-budget or second-copy",
-	"keyed":  "key, peer-key or allow"}
+	"policy": "class, metered, redundancy, metered-grace, metered-budget or second-copy"}
 
 // reloadSignals starts catching SIGHUP. Called before the daemon sets
 // anything up, so a reload sent while it starts does not kill it.
@@ -87,17 +86,19 @@ func reload(cur runConfig, to reloadTarget, log *zap.Logger) runConfig {
 		log.Error("reload refused, running configuration kept", zap.String("config", cur.config), zap.String("why", err.Error()))
 		return cur
 	}
-	if fixed := fixedChanges(cur, next); len(fixed) > 0 {
-		log.Error("reload refused, running configuration kept: these settings need a restart",
-			zap.String("config", cur.config), zap.Strings("changed", fixed))
-		return cur
-	}
+	// First: keyless<->keyed changes the MTU too, and the key is the
+	// reason to name.
 	if err := checkKeyedReload(to.node, cur, next); errors.Is(err, errNeedsRestart) {
 		log.Error("reload refused, running configuration kept: these settings need a restart",
 			zap.String("config", cur.config), zap.Strings("changed", []string{"key"}), zap.String("why", err.Error()))
 		return cur
 	} else if err != nil {
 		log.Error("reload refused, running configuration kept", zap.String("config", cur.config), zap.String("why", err.Error()))
+		return cur
+	}
+	if fixed := fixedChanges(cur, next); len(fixed) > 0 {
+		log.Error("reload refused, running configuration kept: these settings need a restart",
+			zap.String("config", cur.config), zap.Strings("changed", fixed))
 		return cur
 	}
 	var applied []string

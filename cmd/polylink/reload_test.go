@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/polylink/polylink/session"
 	"github.com/polylink/polylink/testbed/nstest"
 	"github.com/polylink/polylink/testbed/stream"
 )
@@ -25,6 +27,18 @@ func TestFixedChangesNamesTheFlags(t *testing.T) {
 	live := parse(append(base, "--peer", "198.18.1.3", "--probe", "50ms", "--exclude", "docker*")...)
 	if got := fixedChanges(a, live); len(got) != 0 {
 		t.Errorf("peers, probe and exclude changed: fixedChanges says %v must restart", got)
+	}
+	pub := func() string {
+		k, err := session.GeneratePrivateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.PublicKey().String()
+	}
+	keyed := append(base, "--key", "/nonexistent", "--peer-key", pub())
+	more := append(keyed[:len(keyed):len(keyed)], "--allow", pub()+"=198.19.0.7", "--route", "198.19.50.0/24=198.19.0.7")
+	if got := fixedChanges(parse(keyed...), parse(more...)); len(got) != 0 {
+		t.Errorf("--allow and --route changed: fixedChanges says %v must restart", got)
 	}
 	fixed := parse("--vip", "198.19.0.3/24", "--peer", "198.18.0.3", "--tun", "pl1", "--router", "--mtu", "1400")
 	got := strings.Join(fixedChanges(a, fixed), " ")
