@@ -43,7 +43,7 @@ type bulkUpload struct {
 	done           chan error
 }
 
-func startBulk(ctx context.Context, top *Topology, to Host, dst string, d time.Duration, wait time.Duration) (*bulkUpload, error) {
+func startBulk(ctx context.Context, top lab, to Host, dst string, d time.Duration, wait time.Duration) (*bulkUpload, error) {
 	b := &bulkUpload{done: make(chan error, 1)}
 	b.server = top.Host(to).Command(ctx, "iperf3", "-s", "-1", "-B", dst, "-p", strconv.Itoa(bulkPort))
 	if err := b.server.Start(); err != nil {

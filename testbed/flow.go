@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -20,6 +21,13 @@ const sinkBuffer = 8 << 20
 // axis (stream.Now() based; 0 = when the sender runs). Close the returned
 // closer after the flow has run.
 func OpenFlow(name string, from, to *Namespace, dst netip.Addr, port int, p stream.Profile, start int64) (stream.Flow, func(), error) {
+	return OpenFlowVia(name, from, "", to, dst, port, p, start)
+}
+
+// OpenFlowVia is OpenFlow with the sender's socket bound to the NIC dev
+// (SO_BINDTODEVICE) unless dev is empty: a stream over one uplink of a
+// host whose routes prefer another.
+func OpenFlowVia(name string, from *Namespace, dev string, to *Namespace, dst netip.Addr, port int, p stream.Profile, start int64) (stream.Flow, func(), error) {
 	var rc, sc *net.UDPConn
 	closeAll := func() {
 		if rc != nil {
@@ -39,8 +47,21 @@ func OpenFlow(name string, from, to *Namespace, dst netip.Addr, port int, p stre
 		closeAll()
 		return stream.Flow{}, nil, fmt.Errorf("flow %s: %w", name, err)
 	}
-	if err := from.Do(func() (err error) {
-		sc, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, uint16(port))))
+	if err := from.Do(func() error {
+		d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+			if dev == "" {
+				return nil
+			}
+			var serr error
+			if err := c.Control(func(fd uintptr) { serr = unix.BindToDevice(int(fd), dev) }); err != nil {
+				return err
+			}
+			return serr
+		}}
+		c, err := d.Dial("udp4", netip.AddrPortFrom(dst, uint16(port)).String())
+		if err == nil {
+			sc = c.(*net.UDPConn)
+		}
 		return err
 	}); err != nil {
 		closeAll()

@@ -15,13 +15,19 @@ package testbed
 // Each robot's default route leaves through eth0 (metric 100) and eth1
 // (metric 200), as NetworkManager installs them. Optionally r1's eth1 is
 // IPv6-only (2001:2:0:132::11, routed by nat2 without NAT, as many LTE
-// carriers hand out IPv6) — see NATOptions.
+// carriers hand out IPv6) — see NATOptions. With NATOptions.Links each
+// robot's uplink runs through a link emulator (delay, loss, jitter, cuts)
+// in a namespace of its own between the robot and its NAT, where the radio
+// link of a real uplink is.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+
+	"github.com/polylink/polylink/testbed/linkemu"
 )
 
 // NATOptions shapes a NATNet.
@@ -34,13 +40,31 @@ type NATOptions struct {
 	// MiddleMTU, when not 0, is the MTU of the link between inet and
 	// nat1: a path narrower than the NICs at either end.
 	MiddleMTU int
+	// Robots is how many robots to build, 1 or 2 (0 means 2).
+	Robots int
+	// Uplinks names each robot's NICs on nat1's and nat2's LANs (default
+	// eth0 and eth1), e.g. wlan0 and wwan0.
+	Uplinks [2]string
+	// Links, when set, puts a link emulator on every robot's uplink u with
+	// the settings Links[u]; a zero Seed is derived from Seed, the robot
+	// and the uplink, so the links lose frames independently.
+	Links *[2]linkemu.Config
+	Seed  uint64
 }
 
 // NATNet is a running NAT topology; Close removes it.
 type NATNet struct {
 	Server, Inet, NAT1, NAT2 *Namespace
-	Robots                   [2]*Namespace
-	all                      []*Namespace
+	// Robots are the robots' namespaces; the second is nil with one robot.
+	Robots [2]*Namespace
+	// Uplinks are the robots' NIC names toward nat1 and nat2.
+	Uplinks [2]string
+	all     []*Namespace
+	prefix  string
+	emuNS   [2][2]*Namespace // [robot][uplink], with NATOptions.Links
+
+	mu        sync.Mutex
+	emulators [2][2]*linkemu.Bridge // guarded by mu; [robot][uplink], with NATOptions.Links
 }
 
 // Addresses of the NAT topology.
@@ -50,6 +74,7 @@ const (
 	NAT1Public     = "198.18.121.2"
 	NAT1NewPublic  = "198.18.121.3"
 	NAT2Public     = "198.18.122.2"
+	NAT2NewPublic  = "198.18.122.3"
 )
 
 // RobotAddr returns robot r's (0 or 1) address on uplink u (0: eth0 behind
@@ -61,7 +86,18 @@ const RobotAddr6 = "2001:2:0:132::11"
 
 // UpNAT builds the NAT topology. On error everything built is removed.
 func UpNAT(opts NATOptions) (_ *NATNet, err error) {
-	n := &NATNet{}
+	if opts.Robots == 0 {
+		opts.Robots = 2
+	}
+	if opts.Robots < 1 || opts.Robots > 2 {
+		return nil, fmt.Errorf("nat topology: %d robots: want 1 or 2", opts.Robots)
+	}
+	for u, def := range []string{"eth0", "eth1"} {
+		if opts.Uplinks[u] == "" {
+			opts.Uplinks[u] = def
+		}
+	}
+	n := &NATNet{Uplinks: opts.Uplinks, prefix: opts.Prefix}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.Close())
@@ -74,12 +110,15 @@ func UpNAT(opts NATOptions) (_ *NATNet, err error) {
 		}
 		return ns, err
 	}
-	for _, p := range []**Namespace{&n.Server, &n.Inet, &n.NAT1, &n.NAT2, &n.Robots[0], &n.Robots[1]} {
+	for _, p := range []**Namespace{&n.Server, &n.Inet, &n.NAT1, &n.NAT2, &n.Robots[0], &n.Robots[1]}[:4+opts.Robots] {
 		if *p, err = mk(); err != nil {
 			return nil, err
 		}
 	}
 	if err := n.wire(opts); err != nil {
+		return nil, err
+	}
+	if err := n.startEmulators(opts); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -92,19 +131,15 @@ type step struct {
 }
 
 func (n *NATNet) wire(opts NATOptions) error {
-	links := []struct {
-		a    *Namespace
-		aDev string
-		b    *Namespace
-		bDev string
-	}{
-		{n.Server, "eth0", n.Inet, "s0"},
-		{n.NAT1, "wan0", n.Inet, "n1"},
-		{n.NAT2, "wan0", n.Inet, "n2"},
-		{n.Robots[0], "eth0", n.NAT1, "lan1"},
-		{n.Robots[1], "eth0", n.NAT1, "lan2"},
-		{n.Robots[0], "eth1", n.NAT2, "lan1"},
-		{n.Robots[1], "eth1", n.NAT2, "lan2"},
+	links := []natLink{
+		{a: n.Server, aDev: "eth0", b: n.Inet, bDev: "s0"},
+		{a: n.NAT1, aDev: "wan0", b: n.Inet, bDev: "n1"},
+		{a: n.NAT2, aDev: "wan0", b: n.Inet, bDev: "n2"},
+	}
+	for r, robot := range n.robots() {
+		for u, nat := range []*Namespace{n.NAT1, n.NAT2} {
+			links = append(links, natLink{a: robot, aDev: n.Uplinks[u], b: nat, bDev: fmt.Sprintf("lan%d", r+1), emulated: opts.Links != nil, r: r, u: u})
+		}
 	}
 	for _, ns := range n.all {
 		// No duplicate address detection: link-local addresses (which
@@ -116,8 +151,8 @@ func (n *NATNet) wire(opts NATOptions) error {
 			}
 		}
 	}
-	for _, l := range links {
-		if err := Veth(l.a, l.aDev, l.b, l.bDev); err != nil {
+	for i := range links {
+		if err := n.link(&links[i]); err != nil {
 			return err
 		}
 	}
@@ -141,18 +176,23 @@ func (n *NATNet) wire(opts NATOptions) error {
 		steps = append(steps,
 			step{nat, "ip link add br0 type bridge"},
 			step{nat, "ip link set lan1 master br0"},
-			step{nat, "ip link set lan2 master br0"},
+		)
+		if opts.Robots == 2 {
+			steps = append(steps, step{nat, "ip link set lan2 master br0"})
+		}
+		steps = append(steps,
 			step{nat, "ip addr add " + lan + " dev br0"},
 			step{nat, "sysctl -qw net.ipv4.conf.all.promote_secondaries=1"},
 			step{nat, "sysctl -qw net.ipv4.conf.wan0.promote_secondaries=1"},
 		)
 	}
-	for r, robot := range n.Robots {
-		steps = append(steps, step{robot, fmt.Sprintf("ip addr add %s/24 dev eth0", RobotAddr(r, 0))})
+	up0, up1 := n.Uplinks[0], n.Uplinks[1]
+	for r, robot := range n.robots() {
+		steps = append(steps, step{robot, fmt.Sprintf("ip addr add %s/24 dev %s", RobotAddr(r, 0), up0)})
 		if r == 0 && opts.V6Uplink {
-			steps = append(steps, step{robot, "ip addr add " + RobotAddr6 + "/64 dev eth1 nodad"})
+			steps = append(steps, step{robot, "ip addr add " + RobotAddr6 + "/64 dev " + up1 + " nodad"})
 		} else {
-			steps = append(steps, step{robot, fmt.Sprintf("ip addr add %s/24 dev eth1", RobotAddr(r, 1))})
+			steps = append(steps, step{robot, fmt.Sprintf("ip addr add %s/24 dev %s", RobotAddr(r, 1), up1)})
 		}
 	}
 	steps = append(steps, step{n.NAT2, "ip addr add 2001:2:0:132::1/64 dev br0 nodad"})
@@ -180,12 +220,12 @@ func (n *NATNet) wire(opts NATOptions) error {
 		step{n.NAT2, "ip route add default via 198.18.122.1"},
 		step{n.NAT2, "ip -6 route add default via 2001:2:0:122::1"},
 	)
-	for r, robot := range n.Robots {
-		steps = append(steps, step{robot, "ip route add default via 198.18.131.1 dev eth0 metric 100"})
+	for r, robot := range n.robots() {
+		steps = append(steps, step{robot, "ip route add default via 198.18.131.1 dev " + up0 + " metric 100"})
 		if r == 0 && opts.V6Uplink {
-			steps = append(steps, step{robot, "ip -6 route add default via 2001:2:0:132::1 dev eth1 metric 200"})
+			steps = append(steps, step{robot, "ip -6 route add default via 2001:2:0:132::1 dev " + up1 + " metric 200"})
 		} else {
-			steps = append(steps, step{robot, "ip route add default via 198.18.132.1 dev eth1 metric 200"})
+			steps = append(steps, step{robot, "ip route add default via 198.18.132.1 dev " + up1 + " metric 200"})
 		}
 	}
 	for _, s := range steps {
@@ -246,21 +286,38 @@ func (n *NATNet) CutUplink(nat int, down bool) error {
 `, nat))
 }
 
-// ReaddressNAT1 gives nat1 a new public address (NAT1NewPublic) and
-// removes the old one: its masqueraded flows are dropped by the kernel and
-// new ones leave from the new address, as after a NAT reboot or a carrier
-// handing out a new address.
-func (n *NATNet) ReaddressNAT1() error {
-	if _, err := n.NAT1.Run("ip", "addr", "add", NAT1NewPublic+"/24", "dev", "wan0"); err != nil {
+// ReaddressNAT1 is Readdress(1).
+func (n *NATNet) ReaddressNAT1() error { return n.Readdress(1) }
+
+// Readdress gives NAT nat (1 or 2) a new public address (NAT1NewPublic,
+// NAT2NewPublic) and removes the old one: its masqueraded flows are
+// dropped by the kernel and new ones leave from the new address, as after
+// a NAT reboot or a carrier handing out a new address.
+func (n *NATNet) Readdress(nat int) error {
+	ns, old, addr := n.NAT1, NAT1Public, NAT1NewPublic
+	if nat == 2 {
+		ns, old, addr = n.NAT2, NAT2Public, NAT2NewPublic
+	}
+	if _, err := ns.Run("ip", "addr", "add", addr+"/24", "dev", "wan0"); err != nil {
 		return err
 	}
-	_, err := n.NAT1.Run("ip", "addr", "del", NAT1Public+"/24", "dev", "wan0")
+	_, err := ns.Run("ip", "addr", "del", old+"/24", "dev", "wan0")
 	return err
 }
 
-// Close removes every namespace of the topology.
+// Close stops the emulators and removes every namespace of the topology.
 func (n *NATNet) Close() error {
 	var errs []error
+	n.mu.Lock()
+	for r := range n.emulators {
+		for u, br := range n.emulators[r] {
+			if br != nil {
+				errs = append(errs, br.Close())
+				n.emulators[r][u] = nil
+			}
+		}
+	}
+	n.mu.Unlock()
 	for i := len(n.all) - 1; i >= 0; i-- {
 		errs = append(errs, n.all[i].Close())
 	}

@@ -111,9 +111,10 @@ func RunNAT(ctx context.Context, opt NATRunOptions) (*NATRun, error) {
 	}
 
 	var flows []stream.Flow
+	t0 := stream.Now() + int64(200*time.Millisecond) // the streams' common start
 	for r := range robots {
 		f, closeFlow, err := OpenFlow(fmt.Sprintf("robot %d → server", r+1), n.Robots[r], n.Server,
-			netip.MustParseAddr(natServerVIP), 7001+r, stream.AudioProfile(500, 200, 12*time.Second), 0)
+			netip.MustParseAddr(natServerVIP), 7001+r, stream.AudioProfile(500, 200, 12*time.Second), t0)
 		if err != nil {
 			return nil, err
 		}
@@ -126,8 +127,8 @@ func RunNAT(ctx context.Context, opt NATRunOptions) (*NATRun, error) {
 		mErr    error
 		wg      sync.WaitGroup
 	)
-	wg.Go(func() { results, mErr = stream.Measure(ctx, flows, stream.Options{}) })
-	if err := natEvents(ctx, n, server, run, progress); err != nil {
+	wg.Go(func() { results, mErr = stream.Measure(ctx, flows, stream.Options{Windows: natWindows}) })
+	if err := natEvents(ctx, n, server, run, t0, progress); err != nil {
 		wg.Wait()
 		return nil, err
 	}
@@ -142,8 +143,18 @@ func RunNAT(ctx context.Context, opt NATRunOptions) (*NATRun, error) {
 	return run, nil
 }
 
-// natEvents cuts nat1's uplink at 2 s for 3 s, and re-addresses nat1 at 7 s.
-func natEvents(ctx context.Context, n *NATNet, server *Daemon, run *NATRun, progress func(string)) error {
+// natWindows are the stretches of the nat scenario's streams whose loss
+// is reported apart (and shaded in a plot): nat1's cut, the second after
+// it, and the second after its re-addressing.
+var natWindows = []stream.Window{
+	{Label: "nat1 cut", From: 2 * time.Second, To: 5 * time.Second},
+	{Label: "nat1 back", From: 5 * time.Second, To: 6 * time.Second},
+	{Label: "nat1 re-addressed", From: 7 * time.Second, To: 8 * time.Second},
+}
+
+// natEvents cuts nat1's uplink at 2 s for 3 s, and re-addresses nat1 at 7 s
+// after the streams' start (stream.Now() time).
+func natEvents(ctx context.Context, n *NATNet, server *Daemon, run *NATRun, start int64, progress func(string)) error {
 	sleep := func(d time.Duration) error {
 		select {
 		case <-ctx.Done():
@@ -152,21 +163,22 @@ func natEvents(ctx context.Context, n *NATNet, server *Daemon, run *NATRun, prog
 			return nil
 		}
 	}
-	if err := sleep(2 * time.Second); err != nil {
+	until := func(at time.Duration) error { return sleep(time.Duration(start + int64(at) - stream.Now())) }
+	if err := until(natWindows[0].From); err != nil {
 		return err
 	}
 	progress("  t=2s: cut nat1's uplink (both robots' eth0)")
 	if err := n.CutUplink(1, true); err != nil {
 		return err
 	}
-	if err := sleep(3 * time.Second); err != nil {
+	if err := until(natWindows[0].To); err != nil {
 		return errors.Join(err, n.CutUplink(1, false))
 	}
 	progress("  t=5s: restore it")
 	if err := n.CutUplink(1, false); err != nil {
 		return err
 	}
-	if err := sleep(2 * time.Second); err != nil {
+	if err := until(natWindows[2].From); err != nil {
 		return err
 	}
 	progress("  t=7s: nat1 changes its public address " + NAT1Public + " → " + NAT1NewPublic)

@@ -1,8 +1,6 @@
 package testbed_test
 
 import (
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -61,10 +59,7 @@ func TestNATScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 12 s stream")
 	}
-	bin := filepath.Join(t.TempDir(), "polylink")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/polylink").CombinedOutput(); err != nil {
-		t.Fatalf("build polylink: %v\n%s", err, out)
-	}
+	bin := polylinkBinary(t)
 	run, err := testbed.RunNAT(t.Context(), testbed.NATRunOptions{Binary: bin, Prefix: "pl-natsc", Progress: func(s string) { t.Log(s) }})
 	if err != nil {
 		t.Fatal(err)

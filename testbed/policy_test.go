@@ -1,10 +1,7 @@
 package testbed_test
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/polylink/polylink/testbed"
@@ -17,12 +14,6 @@ import (
 // same `polylink testbed run NAME` shows a user, with its table and plot)
 // and holds it to the scenario's checks.
 
-var (
-	policyBinOnce sync.Once
-	policyBin     string
-	policyBinErr  error
-)
-
 func runPolicyScenario(t *testing.T, name string) *testbed.Run {
 	t.Helper()
 	nstest.RequireRoot(t)
@@ -32,35 +23,16 @@ func runPolicyScenario(t *testing.T, name string) *testbed.Run {
 	if _, err := exec.LookPath("iperf3"); err != nil && (name == "metered" || name == "bulk") {
 		t.Skip("needs iperf3 for the upload")
 	}
-	policyBinOnce.Do(func() {
-		policyBin = filepath.Join(os.TempDir(), "polylink-policy-test")
-		if out, err := exec.Command("go", "build", "-o", policyBin, "../cmd/polylink").CombinedOutput(); err != nil {
-			policyBinErr = err
-			policyBin = string(out)
-		}
-	})
-	if policyBinErr != nil {
-		t.Fatalf("build polylink: %v\n%s", policyBinErr, policyBin)
-	}
 	sc, err := testbed.LoadScenario(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := testbed.RunScenario(t.Context(), sc, testbed.RunOptions{Binary: policyBin,
+	run, err := testbed.RunScenario(t.Context(), sc, testbed.RunOptions{Binary: polylinkBinary(t),
 		Prefix: testbed.UniqueName("pl-pol"), Progress: func(s string) { t.Log(s) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Log("\n" + run.Summary())
-	for _, c := range run.Checks() {
-		if !c.OK && c.Inconclusive {
-			t.Logf("inconclusive: %s: %s", c.Name, c.Detail)
-		} else if !c.OK {
-			t.Errorf("%s: %s", c.Name, c.Detail)
-		} else {
-			t.Logf("ok: %s: %s", c.Name, c.Detail)
-		}
-	}
+	holdToChecks(t, run)
 	return run
 }
 

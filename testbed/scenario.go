@@ -19,8 +19,10 @@ type Scenario struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	// Route is "direct" (VM0 → VM1 over net0 and net1, with each bare link
-	// measured beside polylink) or "router" (VM0 → VM1 → VM2 over all four
-	// nets, polylink only: the bare nets do not join VM0 to VM2).
+	// measured beside polylink), "router" (VM0 → VM1 → VM2 over all four
+	// nets, polylink only: the bare nets do not join VM0 to VM2) or "nat"
+	// (a robot's two uplinks, net0 and net1, each behind a strict NAT, to a
+	// --router server over UDP, keyed; scenario_nat.go).
 	Route string `json:"route"`
 	// Links are the emulators' settings, indexed like Nets.
 	Links [len(Nets)]linkemu.Config `json:"links"`
@@ -55,8 +57,9 @@ type Event struct {
 	At linkemu.Duration `json:"at"`
 	// Net is the network's index in Nets.
 	Net int `json:"net"`
-	// Action is "cut" (nothing crosses, both ways), "restore", or "impair"
-	// (both directions take Impairment from now on).
+	// Action is "cut" (nothing crosses, both ways), "restore", "impair"
+	// (both directions take Impairment from now on) or, on route nat,
+	// "readdress" (the net's NAT changes its public address).
 	Action     string              `json:"action"`
 	Impairment *linkemu.Impairment `json:"impairment,omitempty"`
 }
@@ -72,30 +75,56 @@ func (s *Scenario) Validate() error {
 	if s.Route == "" {
 		s.Route = RouteDirect
 	}
-	if s.Route != RouteDirect && s.Route != RouteRouter {
-		return fmt.Errorf("scenario %s: route %q: want %q or %q", s.Name, s.Route, RouteDirect, RouteRouter)
+	if s.Route != RouteDirect && s.Route != RouteRouter && s.Route != RouteNAT {
+		return fmt.Errorf("scenario %s: route %q: want %q, %q or %q", s.Name, s.Route, RouteDirect, RouteRouter, RouteNAT)
+	}
+	nets := len(Nets)
+	if s.Route == RouteNAT {
+		nets = len(natUplinks)
 	}
 	if err := s.Traffic.Validate(); err != nil {
 		return fmt.Errorf("scenario %s: traffic: %w", s.Name, err)
 	}
 	for i, e := range s.Events {
-		if e.Net < 0 || e.Net >= len(Nets) {
-			return fmt.Errorf("scenario %s: event %d: net %d: want 0 to %d", s.Name, i, e.Net, len(Nets)-1)
+		if e.Net < 0 || e.Net >= nets {
+			return fmt.Errorf("scenario %s: event %d: net %d: want 0 to %d", s.Name, i, e.Net, nets-1)
 		}
 		switch e.Action {
 		case "cut", "restore":
+		case "readdress":
+			if s.Route != RouteNAT {
+				return fmt.Errorf("scenario %s: event %d: readdress needs route %q (a NAT to re-address)", s.Name, i, RouteNAT)
+			}
 		case "impair":
 			if e.Impairment == nil {
 				return fmt.Errorf("scenario %s: event %d: impair needs an impairment", s.Name, i)
 			}
 		default:
-			return fmt.Errorf("scenario %s: event %d: action %q: want cut, restore or impair", s.Name, i, e.Action)
+			return fmt.Errorf("scenario %s: event %d: action %q: want cut, restore, impair or readdress", s.Name, i, e.Action)
 		}
 		if time.Duration(e.At) < 0 || time.Duration(e.At) > s.Traffic.Duration {
 			return fmt.Errorf("scenario %s: event %d at %v: outside the %v stream", s.Name, i, time.Duration(e.At), s.Traffic.Duration)
 		}
 	}
 	return s.validatePolicy()
+}
+
+// netName names net i in reports: its network (net0 …) or, on route nat,
+// the robot's uplink (wlan0, wwan0).
+func (s *Scenario) netName(i int) string {
+	if s.Route == RouteNAT && i < len(natUplinks) {
+		return natUplinks[i]
+	}
+	return Nets[i].Name
+}
+
+// bareName names the stream over bare link i alone: "link 0", or on route
+// nat "wlan0 alone".
+func (s *Scenario) bareName(i int) string {
+	if s.Route == RouteNAT {
+		return natUplinks[i] + " alone"
+	}
+	return fmt.Sprintf("link %d", i)
 }
 
 // recovery is how long after a restore a link is still counted apart: the
@@ -118,14 +147,14 @@ func (s *Scenario) Cuts() []stream.Window {
 		case "restore":
 			if from, ok := open[e.Net]; ok {
 				to := time.Duration(e.At)
-				ws = append(ws, stream.Window{Label: fmt.Sprintf("%s cut", Nets[e.Net].Name), From: from, To: to},
-					stream.Window{Label: fmt.Sprintf("%s back", Nets[e.Net].Name), From: to, To: min(to+recovery, s.Traffic.Duration)})
+				ws = append(ws, stream.Window{Label: s.netName(e.Net) + " cut", From: from, To: to},
+					stream.Window{Label: s.netName(e.Net) + " back", From: to, To: min(to+recovery, s.Traffic.Duration)})
 				delete(open, e.Net)
 			}
 		}
 	}
 	for n, from := range open {
-		ws = append(ws, stream.Window{Label: fmt.Sprintf("%s cut", Nets[n].Name), From: from, To: s.Traffic.Duration})
+		ws = append(ws, stream.Window{Label: s.netName(n) + " cut", From: from, To: s.Traffic.Duration})
 	}
 	for _, sp := range s.Spans {
 		ws = append(ws, stream.Window{Label: sp.Label, From: time.Duration(sp.From), To: time.Duration(sp.To)})
@@ -150,10 +179,27 @@ func Builtin() map[string]Scenario {
 	wifi := linkemu.Impairment{Delay: 20 * ms, Jitter: 1 * ms, GE: burstyLoss(0.05)}
 	lte := linkemu.Impairment{Delay: 45 * ms, Jitter: 5 * ms, Loss: 0.05}
 	clean := linkemu.Impairment{Delay: 5 * ms}
+	lteJ := linkemu.Impairment{Delay: 45 * ms, Jitter: 5 * ms, Loss: 0.02}
 	return withPolicyScenarios(map[string]Scenario{
 		"demo": {
-			Name:        "demo",
-			Description: "Wi-Fi-like link 0 (20 ms, 5 % loss in bursts) cut for 3 s; LTE-like link 1 (45 ms, 5 % loss)",
+			Name:  "demo",
+			Route: RouteNAT,
+			Description: "a robot streams 500 packet/s to a --router server over polylink (keyed, UDP) and over each uplink alone; " +
+				"wlan0 Wi-Fi-like (20 ms ± 1 ms, 5 % loss in bursts), wwan0 LTE-like (45 ms ± 5 ms, 2 % loss), each behind a strict NAT " +
+				"(masquerade, only TCP/UDP/ICMP); wlan0 cut for 3 s, then wwan0's NAT changes its public address",
+			Links:   [4]linkemu.Config{both(wifi), both(lteJ)},
+			Traffic: stream.AudioProfile(500, 200, 15*time.Second),
+			Events: []Event{
+				{At: linkemu.Duration(4 * time.Second), Net: 0, Action: "cut"},
+				{At: linkemu.Duration(7 * time.Second), Net: 0, Action: "restore"},
+				{At: linkemu.Duration(10 * time.Second), Net: 1, Action: "readdress"},
+			},
+			Spans: []Span{{Label: "wwan0 NAT re-addressed", From: linkemu.Duration(10 * time.Second), To: linkemu.Duration(11 * time.Second)}},
+			Seed:  1,
+		},
+		"lab": {
+			Name:        "lab",
+			Description: "the seed's lab (raw IP-in-IP, no NAT): Wi-Fi-like link 0 (20 ms, 5 % loss in bursts) cut for 3 s; LTE-like link 1 (45 ms, 5 % loss)",
 			Links:       [4]linkemu.Config{both(wifi), both(lte), both(clean), both(clean)},
 			// While link 0 is cut, polylink rides the 45 ms link: a fifth of
 			// the stream, which lifts its p50 a few tenths of a millisecond

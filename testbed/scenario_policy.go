@@ -203,12 +203,19 @@ func (r *Run) policySummary() string {
 	if r.Bulk != nil || second > 0 {
 		for i := range 2 {
 			dev := Nets[i].Left.Dev
+			if r.Scenario.Route == RouteNAT {
+				dev = natUplinks[i]
+			}
 			v := per[dev]
 			fmt.Fprintf(&b, " %s (link %d) carried %.1f MB of real-time copies and %.1f MB of bulk.", dev, i, float64(v[0])/1e6, float64(v[1])/1e6)
 		}
 	}
 	if second > 0 {
-		fmt.Fprintf(&b, " With a path down, VM0 sent %d second copies of real-time packets.", second)
+		who := "VM0"
+		if r.Scenario.Route == RouteNAT {
+			who = "the robot"
+		}
+		fmt.Fprintf(&b, " With a path down, %s sent %d second copies of real-time packets.", who, second)
 	}
 	if b.Len() == 0 {
 		return ""

@@ -21,14 +21,35 @@ type RunOptions struct {
 	Prefix string
 	// Progress, if set, gets one line per step for a person watching.
 	Progress func(string)
+	// TempDir holds the run's working directory (daemon sockets and logs)
+	// and, on route nat, its key files; os.TempDir() when empty. Both are
+	// removed at the end (the logs are kept when the run fails).
+	TempDir string
+}
+
+// lab is what a scenario runs on: the seed's VM topology (Topology) or a
+// robot behind two NATs (natLab, route nat).
+type lab interface {
+	Host(h Host) *Namespace
+	Emulator(i int) *linkemu.Bridge
+	Down() error
+	startDaemons(sc Scenario, binary, work string) ([]*Daemon, error)
+	flows(sc Scenario) []flowSpec
+	readdress(net int) error
 }
 
 // Run is what a scenario produced.
 type Run struct {
 	Scenario Scenario `json:"scenario"`
 	// Results has one entry per system the stream crossed: "link 0" and
-	// "link 1" (the bare networks, route direct only) and "polylink".
+	// "link 1" (the bare networks, route direct; on route nat "wlan0
+	// alone" and "wwan0 alone") and "polylink".
 	Results []stream.Result `json:"results"`
+	// Return is the server's stream back to the robot (route nat).
+	Return *stream.Result `json:"return,omitempty"`
+	// SenderStatus is `polylink status` on VM0 at the end of the stream,
+	// as a user would see it.
+	SenderStatus string `json:"sender_status,omitempty"`
 	// SenderPaths are VM0's paths to the stream's first hop at the end.
 	SenderPaths []PathStatus `json:"sender_paths"`
 	// Receiver is the receiving daemon's status at the end.
@@ -73,7 +94,7 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 	if say == nil {
 		say = func(string) {}
 	}
-	work, err := os.MkdirTemp("", "polylink-testbed-")
+	work, err := os.MkdirTemp(opt.TempDir, "polylink-testbed-")
 	if err != nil {
 		return nil, err
 	}
@@ -85,14 +106,20 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 		}
 	}()
 
-	say(fmt.Sprintf("building the testbed: 3 hosts, 4 emulated networks (%s-*)", opt.Prefix))
-	top, err := Up(ctx, UpOptions{Prefix: opt.Prefix, Links: sc.Links, Seed: sc.Seed})
+	var top lab
+	if sc.Route == RouteNAT {
+		say(fmt.Sprintf("building: a robot, its two uplinks (emulated links) each behind a strict NAT, a server (%s-*)", opt.Prefix))
+		top, err = upNATLab(sc, opt)
+	} else {
+		say(fmt.Sprintf("building the testbed: 3 hosts, 4 emulated networks (%s-*)", opt.Prefix))
+		top, err = Up(ctx, UpOptions{Prefix: opt.Prefix, Links: sc.Links, Seed: sc.Seed})
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, top.Down()) }()
 
-	daemons, err := startDaemons(top, sc, opt.Binary, work)
+	daemons, err := top.startDaemons(sc, opt.Binary, work)
 	defer func() {
 		for i := len(daemons) - 1; i >= 0; i-- {
 			err = errors.Join(err, daemons[i].Stop())
@@ -104,13 +131,13 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 	say("polylink up on every host, every path handshaken")
 
 	start := stream.Now() + int64(200*time.Millisecond)
-	flows, closeFlows, err := openFlows(top, sc, start)
+	flows, closeFlows, err := openFlows(top.flows(sc), start)
 	defer closeFlows()
 	if err != nil {
 		return nil, err
 	}
 	say(fmt.Sprintf("streaming %.0f packet/s for %v over %d systems at once",
-		float64(sc.Traffic.ExpectedPackets())/sc.Traffic.Duration.Seconds(), sc.Traffic.Duration, len(flows)))
+		float64(sc.Traffic.ExpectedPackets())/sc.Traffic.Duration.Seconds(), sc.Traffic.Duration, len(top.flows(sc))))
 	var bulk *bulkUpload
 	if sc.Bulk != nil {
 		d := time.Duration(sc.Bulk.Duration)
@@ -125,7 +152,7 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 	}
 	evCtx, stopEvents := context.WithCancel(ctx)
 	evDone := make(chan error, 1)
-	go func() { evDone <- playEvents(evCtx, top, sc.Events, start, say) }()
+	go func() { evDone <- playEvents(evCtx, top, sc, start, say) }()
 	results, err := stream.Measure(ctx, flows, stream.Options{Deadline: time.Duration(sc.Deadline), Windows: sc.Cuts()})
 	stopEvents()
 	if evErr := <-evDone; evErr != nil && err == nil {
@@ -134,7 +161,14 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 	if err != nil {
 		return nil, err
 	}
-	run = &Run{Scenario: sc, Results: results}
+	run = &Run{Scenario: sc}
+	for i := range results {
+		if results[i].Name == returnFlowName {
+			run.Return = &results[i]
+		} else {
+			run.Results = append(run.Results, results[i])
+		}
+	}
 	if bulk != nil {
 		if run.Bulk, err = bulk.result(); err != nil {
 			return nil, err
@@ -156,13 +190,14 @@ func RunScenario(ctx context.Context, sc Scenario, opt RunOptions) (run *Run, er
 		}
 	}
 	run.Receiver, _ = receiver.Status()
+	run.SenderStatus, _ = top.Host(VM0).Run(opt.Binary, "status", "--control", sender.Control)
 	return run, nil
 }
 
 // startDaemons starts polylink on VM1 (the router), VM0 and, on the router
 // route, VM2, and waits until every host has both its paths up. The
 // daemons started so far are returned even on error, to be stopped.
-func startDaemons(top *Topology, sc Scenario, binary, work string) ([]*Daemon, error) {
+func (top *Topology) startDaemons(sc Scenario, binary, work string) ([]*Daemon, error) {
 	route := sc.Route
 	type spec struct {
 		h    Host
@@ -193,8 +228,41 @@ func startDaemons(top *Topology, sc Scenario, binary, work string) ([]*Daemon, e
 	return ds, nil
 }
 
-// openFlows opens the scenario's streams, all on one time axis.
-func openFlows(top *Topology, sc Scenario, start int64) ([]stream.Flow, func(), error) {
+// flowSpec is one stream of a scenario: from a namespace (through the NIC
+// dev, if set) to dst:port, received in another.
+type flowSpec struct {
+	name    string
+	from    *Namespace
+	dev     string
+	to      *Namespace
+	dst     netip.Addr
+	port    int
+	profile stream.Profile
+}
+
+// flows are VM0's streams: over each bare link (route direct) and over
+// polylink to VM1, or on route router over polylink to VM2.
+func (top *Topology) flows(sc Scenario) []flowSpec {
+	vm0 := top.Host(VM0)
+	if sc.Route == RouteRouter {
+		return []flowSpec{{"polylink", vm0, "", top.Host(VM2), VM2.Virtual().Addr(), polylinkFlowPort, sc.Traffic}}
+	}
+	var fs []flowSpec
+	for i := range 2 {
+		if sc.NoBare {
+			break
+		}
+		fs = append(fs, flowSpec{sc.bareName(i), vm0, "", top.Host(VM1), Nets[i].Right.Addr.Addr(), bareFlowPort + i, sc.Traffic})
+	}
+	return append(fs, flowSpec{"polylink", vm0, "", top.Host(VM1), VM1.Virtual().Addr(), polylinkFlowPort, sc.Traffic})
+}
+
+func (top *Topology) readdress(int) error {
+	return errors.New("the VM topology has no NAT to re-address")
+}
+
+// openFlows opens the streams, all on one time axis.
+func openFlows(specs []flowSpec, start int64) ([]stream.Flow, func(), error) {
 	var flows []stream.Flow
 	var closers []func()
 	closeAll := func() {
@@ -202,31 +270,19 @@ func openFlows(top *Topology, sc Scenario, start int64) ([]stream.Flow, func(), 
 			c()
 		}
 	}
-	add := func(name string, to Host, dst netip.Addr, port int) error {
-		f, c, err := OpenFlow(name, top.Host(VM0), top.Host(to), dst, port, sc.Traffic, start)
+	for _, f := range specs {
+		fl, c, err := OpenFlowVia(f.name, f.from, f.dev, f.to, f.dst, f.port, f.profile, start)
 		if err != nil {
-			return err
+			return nil, closeAll, err
 		}
-		flows, closers = append(flows, f), append(closers, c)
-		return nil
+		flows, closers = append(flows, fl), append(closers, c)
 	}
-	if sc.Route == RouteDirect {
-		for i := range 2 {
-			if sc.NoBare {
-				break
-			}
-			if err := add(fmt.Sprintf("link %d", i), VM1, Nets[i].Right.Addr.Addr(), bareFlowPort+i); err != nil {
-				return nil, closeAll, err
-			}
-		}
-		return flows, closeAll, add("polylink", VM1, VM1.Virtual().Addr(), polylinkFlowPort)
-	}
-	return flows, closeAll, add("polylink", VM2, VM2.Virtual().Addr(), polylinkFlowPort)
+	return flows, closeAll, nil
 }
 
 // playEvents applies the scenario's events at their times after start.
-func playEvents(ctx context.Context, top *Topology, events []Event, start int64, say func(string)) error {
-	for _, e := range events {
+func playEvents(ctx context.Context, top lab, sc Scenario, start int64, say func(string)) error {
+	for _, e := range sc.Events {
 		wait := time.Duration(start + int64(e.At) - stream.Now())
 		select {
 		case <-ctx.Done():
@@ -235,8 +291,9 @@ func playEvents(ctx context.Context, top *Topology, events []Event, start int64,
 		}
 		em := top.Emulator(e.Net)
 		if em == nil {
-			return fmt.Errorf("event at %v: %s has no emulator in this process", time.Duration(e.At), Nets[e.Net].Name)
+			return fmt.Errorf("event at %v: %s has no emulator in this process", time.Duration(e.At), sc.netName(e.Net))
 		}
+		what := e.Action + " " + sc.netName(e.Net)
 		switch e.Action {
 		case "cut":
 			em.SetDown(true)
@@ -246,8 +303,13 @@ func playEvents(ctx context.Context, top *Topology, events []Event, start int64,
 			if err := em.SetImpairment(*e.Impairment); err != nil {
 				return fmt.Errorf("event at %v: %w", time.Duration(e.At), err)
 			}
+		case "readdress":
+			if err := top.readdress(e.Net); err != nil {
+				return fmt.Errorf("event at %v: %w", time.Duration(e.At), err)
+			}
+			what = fmt.Sprintf("%s's NAT changes its public address %s → %s", sc.netName(e.Net), natPublic[e.Net][0], natPublic[e.Net][1])
 		}
-		say(fmt.Sprintf("  t=%v: %s %s", time.Duration(e.At), e.Action, Nets[e.Net].Name))
+		say(fmt.Sprintf("  t=%v: %s", time.Duration(e.At), what))
 	}
 	return nil
 }

@@ -24,8 +24,8 @@ func TestBuiltinScenariosAreValid(t *testing.T) {
 }
 
 func TestScenarioJSONRoundTrip(t *testing.T) {
-	demo := testbed.Builtin()["demo"]
-	b, err := json.Marshal(demo)
+	lab := testbed.Builtin()["lab"]
+	b, err := json.Marshal(lab)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestScenarioJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Links[0].AB.Delay != 20*time.Millisecond || len(got.Events) != 2 || got.Traffic != demo.Traffic {
+	if got.Links[0].AB.Delay != 20*time.Millisecond || len(got.Events) != 2 || got.Traffic != lab.Traffic {
 		t.Fatalf("round trip changed the scenario: %+v", got)
 	}
 }
@@ -55,8 +55,10 @@ func TestScenarioValidate(t *testing.T) {
 		{func(s *testbed.Scenario) { s.Events[0].Action = "explode" }, "action"},
 		{func(s *testbed.Scenario) { s.Events[0].Action = "impair" }, "needs an impairment"},
 		{func(s *testbed.Scenario) { s.Events[0].At = 1e12 }, "outside"},
+		{func(s *testbed.Scenario) { s.Events[0].Action = "readdress" }, "needs route"},
+		{func(s *testbed.Scenario) { s.Route = testbed.RouteNAT; s.Events[0].Net = 2 }, "net 2: want 0 to 1"},
 	} {
-		s := testbed.Builtin()["demo"]
+		s := testbed.Builtin()["lab"]
 		s.Events = append([]testbed.Event(nil), s.Events...)
 		c.edit(&s)
 		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -34,7 +34,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removePolylinkBinary()
+	os.Exit(code)
 }
 
 // selfEmulator runs this test binary as the emulator process.

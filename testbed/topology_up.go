@@ -135,7 +135,16 @@ func (t *Topology) newNamespace(suffix string) (*Namespace, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = ns.Do(func() error {
+	if err := disableIPv6(ns); err != nil {
+		return nil, errors.Join(err, ns.Close())
+	}
+	return ns, nil
+}
+
+// disableIPv6 turns IPv6 off in ns: no router solicitations or duplicate
+// address detection add frames to an emulated link.
+func disableIPv6(ns *Namespace) error {
+	err := ns.Do(func() error {
 		for _, conf := range []string{"all", "default"} {
 			p := "/proc/sys/net/ipv6/conf/" + conf + "/disable_ipv6"
 			if err := os.WriteFile(p, []byte("1"), 0o644); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -145,9 +154,9 @@ func (t *Topology) newNamespace(suffix string) (*Namespace, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("namespace %s: %w", ns.Name, err), ns.Close())
+		return fmt.Errorf("namespace %s: %w", ns.Name, err)
 	}
-	return ns, nil
+	return nil
 }
 
 // wire connects network i's two hosts to its namespace and configures all

@@ -21,7 +21,7 @@ const testbedUsage = `usage: polylink testbed COMMAND
   down      remove it: namespaces, links, emulator process
   status    say what of it exists [--json]
   run NAME  run a scenario (built in: %s; or FILE.json) [--plot FILE.svg] [--out FILE.json] [--json]
-  demo      run the demo scenario and explain it [--plot FILE.svg] [--json]
+  demo      a robot with two uplinks behind strict NATs streams to a server: see it work [--plot FILE.svg] [--json]
 Every command needs root: it creates network namespaces.`
 
 // testbedCommand runs `polylink testbed …`.
@@ -314,6 +314,10 @@ func testbedRun(ctx context.Context, ra testbedRunArgs) error {
 	}
 	if failed > 0 && sc.Limit != "" {
 		fmt.Println("  (failed checks are expected here: the scenario demonstrates the limit above)")
+	}
+	if demo && run.SenderStatus != "" {
+		fmt.Println("\n`polylink status` on the robot at the end (which path carries what it receives, and why):")
+		fmt.Print("  " + strings.ReplaceAll(strings.TrimRight(run.SenderStatus, "\n"), "\n", "\n  ") + "\n")
 	}
 	if failed > 0 && demo {
 		return fmt.Errorf("testbed demo: %d of %d checks failed", failed, len(checks))

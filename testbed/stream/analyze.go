@@ -119,6 +119,7 @@ func walkSchedule(p Profile, first []int64, opt Options) (Series, []WindowResult
 	width := opt.bucketWidth(p.Duration)
 	series := Series{BucketMS: ms(int64(width))}
 	windows := make([]WindowResult, len(opt.Windows))
+	runs := make([]uint64, len(opt.Windows)) // current run of lost packets per window
 	for i, w := range opt.Windows {
 		windows[i] = WindowResult{Label: w.Label, FromMS: ms(int64(w.From)), ToMS: ms(int64(w.To))}
 	}
@@ -165,6 +166,12 @@ func walkSchedule(p Profile, first []int64, opt Options) (Series, []WindowResult
 		for i, w := range opt.Windows {
 			if offset >= int64(w.From) && offset < int64(w.To) {
 				windows[i].add(lost, late)
+				if !lost {
+					runs[i] = 0
+					continue
+				}
+				runs[i]++
+				windows[i].LongestLossBurst = max(windows[i].LongestLossBurst, runs[i])
 			}
 		}
 	}

@@ -101,11 +101,14 @@ func TestAnalyzeWindows(t *testing.T) {
 		{Label: "cut", From: 4 * time.Millisecond, To: 8 * time.Millisecond},
 		{Label: "slow", From: 10 * time.Millisecond, To: 12 * time.Millisecond},
 		{Label: "after", From: time.Second, To: 2 * time.Second},
+		{Label: "both runs", From: 5 * time.Millisecond, To: 17 * time.Millisecond},
 	}})
 	want := []WindowResult{
-		{Label: "cut", FromMS: 4, ToMS: 8, Sent: 4, Lost: 3, LossRatio: 0.75, LostOrLate: 3, LostOrLateRatio: 0.75},
+		{Label: "cut", FromMS: 4, ToMS: 8, Sent: 4, Lost: 3, LossRatio: 0.75, LostOrLate: 3, LostOrLateRatio: 0.75, LongestLossBurst: 3},
 		{Label: "slow", FromMS: 10, ToMS: 12, Sent: 2, LostOrLate: 1, LostOrLateRatio: 0.5},
 		{Label: "after", FromMS: 1000, ToMS: 2000},
+		// 5, 6, 7 lost, then 15: the longer run counts.
+		{Label: "both runs", FromMS: 5, ToMS: 17, Sent: 12, Lost: 4, LossRatio: 4.0 / 12, LostOrLate: 5, LostOrLateRatio: 5.0 / 12, LongestLossBurst: 3},
 	}
 	if !reflect.DeepEqual(r.Windows, want) {
 		t.Errorf("windows = %+v\nwant      %+v", r.Windows, want)

@@ -52,7 +52,7 @@ func TestReportJSONKeys(t *testing.T) {
 		}
 	}
 	window := doc.Results[0]["windows"].([]any)[0].(map[string]any)
-	if got, want := slices.Sorted(maps.Keys(window)), []string{"from_ms", "label", "loss_ratio", "lost",
+	if got, want := slices.Sorted(maps.Keys(window)), []string{"from_ms", "label", "longest_loss_burst", "loss_ratio", "lost",
 		"lost_or_late", "lost_or_late_ratio", "sent", "to_ms"}; !slices.Equal(got, want) {
 		t.Errorf("window keys = %v, want %v", got, want)
 	}

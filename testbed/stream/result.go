@@ -22,7 +22,7 @@ import "time"
 //	jitter_ms                RFC 3550 interarrival jitter
 //	pacing                   {p50_us, p99_us, max_us}: send time − scheduled time
 //	foreign, unrecorded      datagrams of other streams, arrivals beyond capacity (omitted when 0)
-//	windows                  [{label, from_ms, to_ms, sent, lost, loss_ratio, lost_or_late, lost_or_late_ratio}]
+//	windows                  [{label, from_ms, to_ms, sent, lost, loss_ratio, lost_or_late, lost_or_late_ratio, longest_loss_burst}]
 //	series                   {bucket_ms, buckets: [{t_ms, sent, lost, late, min_ms, p50_ms, max_ms}]}
 type Result struct {
 	Name             string            `json:"name"`
@@ -80,6 +80,9 @@ type WindowResult struct {
 	LossRatio       float64 `json:"loss_ratio"`
 	LostOrLate      uint64  `json:"lost_or_late"`
 	LostOrLateRatio float64 `json:"lost_or_late_ratio"`
+	// LongestLossBurst is the longest run of consecutive lost packets
+	// within the window: the gap a listener hears.
+	LongestLossBurst uint64 `json:"longest_loss_burst"`
 }
 
 // Series is the stream over time for plotting: packets grouped into equal
