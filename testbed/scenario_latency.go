@@ -13,7 +13,8 @@ import (
 // faster link's in the same slice (the same packets' send times). Over
 // the whole stream, the packets a cut left to the slower link lift
 // polylink's median by a share of the faster link's jitter, which is no
-// cost of polylink's. It returns 0 and 0 when no slice qualifies.
+// cost of polylink's. Without slices (a run without series) it is the
+// difference of the whole streams' medians, with n 0.
 func (r *Run) addedP50(p, fast *stream.Result) (added float64, n int) {
 	var out []stream.Window
 	for _, w := range r.Scenario.Cuts() {
@@ -38,7 +39,7 @@ func (r *Run) addedP50(p, fast *stream.Result) (added float64, n int) {
 		diffs = append(diffs, b.P50MS-f)
 	}
 	if len(diffs) == 0 {
-		return 0, 0
+		return p.Latency.P50 - fast.Latency.P50, 0 // no series: the whole stream's
 	}
 	slices.Sort(diffs)
 	return diffs[len(diffs)/2], len(diffs)

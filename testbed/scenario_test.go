@@ -84,7 +84,7 @@ func TestScenarioCuts(t *testing.T) {
 func result(name string, sent, lost, wSent, wLost uint64, p50 float64) tbstream.Result {
 	return tbstream.Result{Name: name, Sent: sent, Lost: lost, LossRatio: float64(lost) / float64(sent),
 		Latency: tbstream.Latency{P50: p50},
-		Windows: []tbstream.WindowResult{{Label: "net0 cut", Sent: wSent, Lost: wLost}}}
+		Windows: []tbstream.WindowResult{{Label: "net0 cut", FromMS: 5000, ToMS: 8000, Sent: wSent, Lost: wLost}}}
 }
 
 func TestChecks(t *testing.T) {
@@ -104,13 +104,15 @@ func TestChecks(t *testing.T) {
 		result("polylink", 10000, 600, 3000, 400, 22),
 	}}
 	bad.Results[2].Duplicates = 1
+	bad.Results[2].Windows[0].LongestLossBurst = 300 // 300 ms of 1000 packet/s in a row
 	failed := map[string]bool{}
 	for _, c := range bad.Checks() {
 		if !c.OK {
 			failed[strings.Fields(c.Name)[0]] = true
+			failed[strings.Join(strings.Fields(c.Name)[:2], " ")] = true
 		}
 	}
-	for _, want := range []string{"no", "loss", "during", "p50"} {
+	for _, want := range []string{"no duplicate", "no gap", "polylink loses", "loss", "during", "p50"} {
 		if !failed[want] {
 			t.Errorf("bad run should fail the %q check; failed: %v", want, failed)
 		}
