@@ -76,3 +76,33 @@ func (e *Engine) probeInterval() time.Duration {
 	defer e.mu.RUnlock()
 	return e.cfg.ProbeInterval
 }
+
+// SetPolicy replaces the traffic policy (--class, --metered, --redundancy,
+// --metered-grace, --metered-budget, --second-copy; the flow table keeps
+// its size). Every reader of the policy holds e.mu, so the swap is one
+// write-locked step: the next packet is classified and placed under the
+// new policy, packets already queued go as they were. Each link's metered
+// mark is recomputed from its NIC name, every host's bulk path and second
+// copies are chosen again at the next timer tick (a metered change may
+// have made the old choice wrong), and the budget warnings re-arm when the
+// budget changed.
+func (e *Engine) SetPolicy(p Policy) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	p.FlowTableSize = e.cfg.Policy.FlowTableSize
+	p.setDefaults()
+	budgetChanged := p.MeteredBudget != e.cfg.Policy.MeteredBudget
+	e.cfg.Policy = p
+	for _, ll := range e.links {
+		ll.metered.Store(p.meteredName(ll.name))
+		if budgetChanged {
+			ll.budgetWarned.Store(budgetNone)
+		}
+	}
+	for _, h := range e.hosts {
+		h.pol.bulk.Store(nil)
+	}
+}

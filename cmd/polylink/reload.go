@@ -21,8 +21,9 @@ import (
 
 // Reload on SIGHUP (systemctl reload): the config file is read again, with
 // the same command line on top, and what may change on a running daemon is
-// applied in place: peers, excluded NICs, the probe interval, routes, and
-// in keyed mode the allowed keys (--peer-key, --allow; keyedreload.go). The TUN,
+// applied in place: peers, excluded NICs, the probe interval, routes, the
+// traffic policy (--class, --metered, --redundancy, …), and in keyed mode
+// the allowed keys (--peer-key, --allow; keyedreload.go). The TUN,
 // the sockets of the NICs that stay and every connection already up are
 // left alone, so a running stream does not lose a packet. A change to
 // anything else (vip, tun, mtu, router, exit, control, metrics, …) is
@@ -32,13 +33,13 @@ import (
 
 // liveSettings are the runConfig fields a reload may change.
 var liveSettings = map[string]bool{"peers": true, "exclude": true, "probe": true, "routes": true,
-	"keyed": true,                 // but not --key itself: checkKeyedReload
-	"args":  true, "config": true} // args and config: where the settings came from
+	"keyed":  true, // but not --key itself: checkKeyedReload
+	"policy": true,
+	"args":   true, "config": true} // args and config: where the settings came from
 
 // fieldFlags names runConfig fields whose flag is spelled differently.
 var fieldFlags = map[string]string{"relay": "router", "hostTTL": "host-timeout", "maxHosts": "max-hosts",
-	"maxNICs": "max-nics", "logFormat": "log", "cpuProf": "cpuprofile", "routes": "route",
-	"policy": "class, metered, redundancy, metered-grace, metered-budget or second-copy"}
+	"maxNICs": "max-nics", "logFormat": "log", "cpuProf": "cpuprofile", "routes": "route"}
 
 // reloadSignals starts catching SIGHUP. Called before the daemon sets
 // anything up, so a reload sent while it starts does not kill it.
@@ -156,6 +157,10 @@ func reload(cur runConfig, to reloadTarget, log *zap.Logger) runConfig {
 	if cur.probe != next.probe {
 		to.eng.SetProbeInterval(next.probe)
 		applied = append(applied, "probe")
+	}
+	if !reflect.DeepEqual(cur.policy, next.policy) {
+		to.eng.SetPolicy(next.policy.engine())
+		applied = append(applied, "policy")
 	}
 	if len(applied) == 0 {
 		log.Info("reloaded: nothing changed", zap.String("config", next.config))

@@ -89,6 +89,17 @@ func TestReloadAddsPeerMidStream(t *testing.T) {
 		t.Fatalf("stream across the reload: sent %d received %d lost %d duplicates %d", r.Sent, r.Received, r.Lost, r.Duplicates)
 	}
 
+	// The traffic policy applies live too.
+	before := strings.Count(na.out.String(), "\"applied\": [\"policy\"]")
+	write(head + "peer = [\"198.18.100.2\", \"198.18.101.2\"]\nredundancy = \"all\"\nmetered = [\"eth1\"]\n")
+	must(t, na.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, "the policy reload logged", 5*time.Second, func() bool {
+		return strings.Count(na.out.String(), "\"applied\": [\"policy\"]") > before
+	})
+	if st := na.status(); st.Policy.Redundancy != "all" || len(st.Policy.Metered) != 1 || na.upPaths("198.19.100.2") != 2 {
+		t.Fatalf("after reloading the policy: redundancy %q metered %v, %d paths up", st.Policy.Redundancy, st.Policy.Metered, na.upPaths("198.19.100.2"))
+	}
+
 	for _, c := range []struct{ body, log string }{
 		{head + "peer = [\"198.18.100.2\"\n", "reload refused, running configuration kept"},
 		{"vip = \"198.19.100.9/24\"\nprobe = \"50ms\"\npeer = [\"198.18.100.2\"]\n", "these settings need a restart"},
