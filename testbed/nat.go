@@ -24,6 +24,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 
@@ -86,6 +88,9 @@ const RobotAddr6 = "2001:2:0:132::11"
 
 // UpNAT builds the NAT topology. On error everything built is removed.
 func UpNAT(opts NATOptions) (_ *NATNet, err error) {
+	if _, err := exec.LookPath("nft"); err != nil {
+		return nil, errors.New("nat topology: its NATs need nft (apt-get install nftables)")
+	}
 	if opts.Robots == 0 {
 		opts.Robots = 2
 	}
@@ -146,7 +151,7 @@ func (n *NATNet) wire(opts NATOptions) error {
 		// neighbour discovery needs) are usable at once, not a second
 		// later.
 		for _, conf := range []string{"all", "default"} {
-			if _, err := ns.Run("sysctl", "-qw", "net.ipv6.conf."+conf+".accept_dad=0"); err != nil {
+			if err := setSysctl(ns, "net.ipv6.conf."+conf+".accept_dad=0"); err != nil {
 				return err
 			}
 		}
@@ -230,7 +235,13 @@ func (n *NATNet) wire(opts NATOptions) error {
 	}
 	for _, s := range steps {
 		f := strings.Fields(s.args)
-		if _, err := s.ns.Run(f[0], f[1:]...); err != nil {
+		var err error
+		if f[0] == "sysctl" {
+			err = setSysctl(s.ns, f[len(f)-1])
+		} else {
+			_, err = s.ns.Run(f[0], f[1:]...)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -240,6 +251,19 @@ func (n *NATNet) wire(opts NATOptions) error {
 		}
 	}
 	return nil
+}
+
+// setSysctl does what `sysctl -w KEY=VALUE` does, inside ns, without
+// needing procps: it writes /proc/sys/KEY (dots as slashes) from a thread
+// in the namespace, whose /proc/sys/net is the namespace's.
+func setSysctl(ns *Namespace, kv string) error {
+	key, value, _ := strings.Cut(kv, "=")
+	return ns.Do(func() error {
+		if err := os.WriteFile("/proc/sys/"+strings.ReplaceAll(key, ".", "/"), []byte(value), 0o644); err != nil {
+			return fmt.Errorf("sysctl %s in %s: %w", kv, ns.Name, err)
+		}
+		return nil
+	})
 }
 
 // strictNAT is the ruleset of both NATs: masquerade what leaves through

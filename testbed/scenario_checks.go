@@ -100,7 +100,7 @@ func (r *Run) Checks() (checks []Check) {
 			allowed += diffSlack(float64(sw.Lost))
 		}
 		checks = append(checks, r.overloaded(Check{
-			Name: fmt.Sprintf("during the %s, loss no worse than %s's own (within sampling noise)", w.Label, surv.Name),
+			Name: fmt.Sprintf("during the %s, loss no worse than %s's own (within sampling noise)", w.Label, strings.TrimSuffix(surv.Name, " alone")),
 			OK:   float64(w.Lost) <= allowed,
 			Detail: fmt.Sprintf("polylink lost %d of %d, %s lost %d of %d",
 				w.Lost, w.Sent, surv.Name, sw.Lost, sw.Sent),
@@ -285,9 +285,13 @@ func (r *Run) Summary() string {
 			cut, surv = l1, l0
 		}
 		cw, sw := cut.Windows[k], surv.Windows[k]
-		fmt.Fprintf(&b, "The %.1f s %s cut: %s lost %d of %d packets, %d in a row; polylink lost %d (%.1f %%, %s lost %d on its own), "+
+		why := ""
+		if w.Lost < sw.Lost && r.secondCopies() > 0 {
+			why = ", more than polylink: with one path left, polylink sends each real-time packet on it twice, a little apart in time, so one loss does not lose the packet"
+		}
+		fmt.Fprintf(&b, "The %.1f s %s cut: %s lost %d of %d packets, %d in a row; polylink lost %d (%.1f %%; %s lost %d%s), "+
 			"at most %d in a row: no gap, no failover.\n",
-			(w.ToMS-w.FromMS)/1000, label, cut.Name, cw.Lost, cw.Sent, cw.LongestLossBurst, w.Lost, 100*w.LossRatio, surv.Name, sw.Lost, w.LongestLossBurst)
+			(w.ToMS-w.FromMS)/1000, label, cut.Name, cw.Lost, cw.Sent, cw.LongestLossBurst, w.Lost, 100*w.LossRatio, surv.Name, sw.Lost, why, w.LongestLossBurst)
 	}
 	for _, w := range p.Windows {
 		if !strings.HasSuffix(w.Label, " cut") && !strings.HasSuffix(w.Label, " back") {

@@ -192,22 +192,21 @@ func (r *Run) policySummary() string {
 		fmt.Fprintf(&b, "The TCP upload beside the stream averaged %.2f Mbit/s.", r.Bulk.Mbps)
 	}
 	per := map[string][2]uint64{}
-	var second uint64
 	for _, p := range r.SenderPaths {
 		v := per[p.Local]
 		v[0] += p.TxRealtimeBytes
 		v[1] += p.TxBulkBytes
 		per[p.Local] = v
-		second += p.TxSecondCopies
 	}
+	second := r.secondCopies()
 	if r.Bulk != nil || second > 0 {
 		for i := range 2 {
-			dev := Nets[i].Left.Dev
+			dev, name := Nets[i].Left.Dev, fmt.Sprintf("%s (link %d)", Nets[i].Left.Dev, i)
 			if r.Scenario.Route == RouteNAT {
-				dev = natUplinks[i]
+				dev, name = natUplinks[i], natUplinks[i]
 			}
 			v := per[dev]
-			fmt.Fprintf(&b, " %s (link %d) carried %.1f MB of real-time copies and %.1f MB of bulk.", dev, i, float64(v[0])/1e6, float64(v[1])/1e6)
+			fmt.Fprintf(&b, " %s carried %.1f MB of real-time copies and %.1f MB of bulk.", name, float64(v[0])/1e6, float64(v[1])/1e6)
 		}
 	}
 	if second > 0 {
@@ -220,7 +219,17 @@ func (r *Run) policySummary() string {
 	if b.Len() == 0 {
 		return ""
 	}
-	return b.String() + "\n"
+	return strings.TrimPrefix(b.String(), " ") + "\n"
+}
+
+// secondCopies counts the second copies of real-time packets the sender
+// sent on its last path up.
+func (r *Run) secondCopies() uint64 {
+	var n uint64
+	for _, p := range r.SenderPaths {
+		n += p.TxSecondCopies
+	}
+	return n
 }
 
 // overloadedLateMs: emulators forwarding this late (p99) mean the machine
