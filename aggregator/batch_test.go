@@ -9,7 +9,7 @@ import (
 // batchFake is a FakeLink that reads in batches, as linkmon's sockets do.
 type batchFake struct{ *FakeLink }
 
-func (b batchFake) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
+func (b batchFake) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort, _ []uint8) (int, error) {
 	pkt, src, err := b.ReadFrom(bufs[0])
 	if err != nil {
 		return 0, err

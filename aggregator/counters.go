@@ -32,6 +32,8 @@ type counters struct {
 	unmatchedReplies  atomic.Uint64 // probe replies that answer no probe of ours (late, duplicated or forged)
 	answersHeld       atomic.Uint64 // probes left unanswered while our challenge on that path is in flight
 	logDropped        atomic.Uint64 // operator events lost because the log writer fell behind
+	ceMarked          atomic.Uint64 // delivered inner packets marked CE from their outer header (decapECN)
+	ceDropped         atomic.Uint64 // first copies dropped: outer CE, inner not ECN-capable (decapECN)
 	pol               policyCounters
 }
 

@@ -99,7 +99,7 @@ func newDriven(t testing.TB, cfg Config) *driven {
 }
 
 // in hands the engine one packet from src, as the link's reader would.
-func (d *driven) in(src netip.Addr, pkt []byte) { d.e.handle(d.ll, ep(src), pkt) }
+func (d *driven) in(src netip.Addr, pkt []byte) { d.e.handle(d.ll, ep(src), pkt, 0) }
 
 // probeFrom is a probe from host vip's NIC (index, at src).
 func probeFrom(t testing.TB, vip netip.Addr, index uint32, seq uint32) []byte {

@@ -140,7 +140,7 @@ func (old *keyedSet) reusable(p *session.Peer, vip netip.Addr) *keyedPeer {
 
 // handleKeyed is handle for a keyed node. It allocates nothing for data and
 // probes.
-func (e *Engine) handleKeyed(ll *localLink, src netip.AddrPort, pkt []byte) {
+func (e *Engine) handleKeyed(ll *localLink, src netip.AddrPort, pkt []byte, outerTOS uint8) {
 	ks := e.keyed
 	if v, err := wire.BundleVersion(pkt); err != nil || v != wire.Version2 {
 		ks.stats.keyless.Add(1)
@@ -183,15 +183,16 @@ func (e *Engine) handleKeyed(ll *localLink, src netip.AddrPort, pkt []byte) {
 	}
 	switch r.Type {
 	case wire.MsgData:
-		e.keyedData(ll, src, kp, r.Payload, len(pkt))
+		e.keyedData(ll, src, kp, r.Payload, len(pkt), outerTOS)
 	case wire.MsgProbe:
 		e.keyedProbe(ll, src, kp, r.Payload, len(pkt))
 	}
 }
 
 // keyedData delivers the first (and only) copy of a data packet that
-// verified under kp's key.
-func (e *Engine) keyedData(ll *localLink, src netip.AddrPort, kp *keyedPeer, inner []byte, n int) {
+// verified under kp's key, carrying a CE mark of its outer header (outerTOS)
+// into it (decapECN).
+func (e *Engine) keyedData(ll *localLink, src netip.AddrPort, kp *keyedPeer, inner []byte, n int, outerTOS uint8) {
 	ks := e.keyed
 	vp := kp.vip.Load()
 	if vp == nil {
@@ -225,7 +226,9 @@ func (e *Engine) keyedData(ll *localLink, src netip.AddrPort, kp *keyedPeer, inn
 	e.stats.delivered.Add(1)
 	// Deliver may Send (a router relays), which read-locks again.
 	e.mu.RUnlock()
-	e.cfg.Deliver(*vp, inner)
+	if e.decapECN(inner, outerTOS) {
+		e.cfg.Deliver(*vp, inner)
+	}
 }
 
 // keyedProbe handles a sealed probe or probe reply from kp's key.

@@ -147,8 +147,8 @@ func TestKeyedReceiveAllocatesNothing(t *testing.T) {
 	}{
 		0: {"seal, receive a first copy and a duplicate", func() {
 			n := seal()
-			p.a.handle(ll, src, msg[:n])
-			p.a.handle(ll, src, dup[:n])
+			p.a.handle(ll, src, msg[:n], 0)
+			p.a.handle(ll, src, dup[:n], 0)
 		}},
 		1: {"receive a sealed probe, reply", func() {
 			pr := wire.ProbeV2{Seq: 1, SendTime: 1, SrcPath: 20, Host: vipB}
@@ -157,7 +157,7 @@ func TestKeyedReceiveAllocatesNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.a.handle(ll, src, out)
+			p.a.handle(ll, src, out, 0)
 		}},
 	}
 	before := p.a.Status().Counters

@@ -55,11 +55,12 @@ type TryWriter interface {
 type BatchReader interface {
 	// ReadBatch reads up to len(bufs) packets into bufs and returns how
 	// many; for i < n, pkts[i] is packet i's bundle bytes (a subslice of
-	// bufs[i], nil if it was unusable: truncated, malformed outer header)
-	// and srcs[i] the endpoint it came from. It blocks until at least one
-	// packet is there; after the link is closed it returns an error
-	// matching net.ErrClosed.
-	ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (n int, err error)
+	// bufs[i], nil if it was unusable: truncated, malformed outer header),
+	// srcs[i] the endpoint it came from and tos[i] its outer header's TOS
+	// or traffic class (for the ECN bits; 0 if unknown). It blocks until
+	// at least one packet is there; after the link is closed it returns an
+	// error matching net.ErrClosed.
+	ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort, tos []uint8) (n int, err error)
 }
 
 // Kind is a link's encapsulation and address family. A connection joins a

@@ -30,9 +30,10 @@ func (e *Engine) readLoop(ll *localLink, l Link) {
 	}
 	pkts := make([][]byte, readBatch)
 	srcs := make([]netip.AddrPort, readBatch)
+	tos := make([]uint8, readBatch)
 	failures := 0
 	for {
-		n, err := br.ReadBatch(bufs, pkts, srcs)
+		n, err := br.ReadBatch(bufs, pkts, srcs, tos)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -55,7 +56,7 @@ func (e *Engine) readLoop(ll *localLink, l Link) {
 				e.stats.readErrors.Add(1)
 				continue
 			}
-			e.handle(ll, srcs[i], pkts[i])
+			e.handle(ll, srcs[i], pkts[i], tos[i])
 		}
 	}
 }
@@ -63,21 +64,24 @@ func (e *Engine) readLoop(ll *localLink, l Link) {
 // oneAtATime reads a Link that has no batch reads one packet per call.
 type oneAtATime struct{ l Link }
 
-// ReadBatch implements BatchReader with one ReadFrom.
-func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
+// ReadBatch implements BatchReader with one ReadFrom, which tells no
+// outer TOS.
+func (o oneAtATime) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort, tos []uint8) (int, error) {
 	pkt, src, err := o.l.ReadFrom(bufs[0])
 	if err != nil {
 		return 0, err
 	}
-	pkts[0], srcs[0] = pkt, src
+	pkts[0], srcs[0], tos[0] = pkt, src, 0
 	return 1, nil
 }
 
 // handle runs one received bundle packet through decode, the connection's
 // handshake and, for data, the duplicate filter. What it sends back is
 // bounded by what it received: at most one packet per packet, on the
-// connection the packet came from (see handshake.go).
-func (e *Engine) handle(ll *localLink, src netip.AddrPort, pkt []byte) {
+// connection the packet came from (see handshake.go). outerTOS is the
+// outer header's TOS, whose CE mark decapECN carries into a delivered
+// inner packet.
+func (e *Engine) handle(ll *localLink, src netip.AddrPort, pkt []byte, outerTOS uint8) {
 	e.stats.rxPackets.Add(1)
 	if KindOf(src) != ll.kind {
 		// A UDP datagram from port 0 would name a raw IP-in-IP endpoint:
@@ -87,7 +91,7 @@ func (e *Engine) handle(ll *localLink, src netip.AddrPort, pkt []byte) {
 		return
 	}
 	if e.keyed != nil {
-		e.handleKeyed(ll, src, pkt)
+		e.handleKeyed(ll, src, pkt, outerTOS)
 		return
 	}
 	var h wire.Header
@@ -141,7 +145,7 @@ func (e *Engine) handle(ll *localLink, src netip.AddrPort, pkt []byte) {
 		// Deliver may Send (a router relays), which read-locks again: a
 		// recursive read lock can deadlock behind a waiting writer.
 		e.mu.RUnlock()
-		if deliver {
+		if deliver && e.decapECN(body, outerTOS) {
 			e.cfg.Deliver(h.Host, body)
 		}
 		return

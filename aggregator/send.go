@@ -30,14 +30,15 @@ type txItem struct {
 	tos  uint8 // the outer header's DSCP (Link.WriteTo)
 }
 
-// innerTOS is the outer TOS byte for a copy of inner packet pkt: its DSCP
-// (the ECN bits belong to the inner path's congestion signalling and are
-// not copied), 0 for anything but IPv4.
+// innerTOS is the outer TOS byte for a copy of inner packet pkt: its TOS,
+// DSCP and ECN (RFC 6040's normal mode: a congested path may then mark an
+// ECN-capable copy instead of dropping it, and the receiver carries the
+// mark into the inner header: decapECN), 0 for anything but IPv4.
 func innerTOS(pkt []byte) uint8 {
 	if len(pkt) < 2 || pkt[0]>>4 != 4 {
 		return 0
 	}
-	return pkt[1] &^ 3
+	return pkt[1]
 }
 
 // Send sends one IPv4 packet to host vip with the next ID of its bundle.

@@ -185,6 +185,11 @@ type CounterStatus struct {
 	BulkNoPath        uint64 `json:"bulk_no_path"`
 	NICInfo           uint64 `json:"nic_info"`
 	NICInfoIgnored    uint64 `json:"nic_info_ignored"`
+	// ECNMarked counts delivered packets marked CE because a congested
+	// path marked their outer header (RFC 6040); ECNDropped, first copies
+	// so marked whose inner packet could not carry the mark.
+	ECNMarked  uint64 `json:"ecn_ce_marked"`
+	ECNDropped uint64 `json:"ecn_ce_dropped"`
 }
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
@@ -300,5 +305,6 @@ func (e *Engine) counterStatus() CounterStatus {
 		QueueDrops: st.queueDrops.Load(), SendErrors: st.sendErrors.Load(), ReadErrors: st.readErrors.Load(),
 		Oversize: st.oversize.Load(), HostsEvicted: st.hostsEvicted.Load(), PeerRestarts: st.peerRestarts.Load(), ProbesSent: st.probesSent.Load(),
 		UnmatchedReplies: st.unmatchedReplies.Load(), ProbesHeld: st.answersHeld.Load(), TxCopiesBlind: st.txCopiesBlind.Load(), LogEventsDropped: st.logDropped.Load(),
+		ECNMarked: st.ceMarked.Load(), ECNDropped: st.ceDropped.Load(),
 	}
 }

@@ -26,7 +26,7 @@ const maxBatch = 64
 // Message is one packet of ReadBatch or WriteBatch.
 //
 // ReadBatch reads into Buf and sets N (bytes received, outer header
-// included), Truncated, Addr (the outer source) and Payload (Buf after the
+// included), Truncated, Addr (the outer source), TOS and Payload (Buf after the
 // outer header; nil if that header is malformed, which the kernel never
 // produces). WriteBatch sends Payload to Addr and reads nothing else.
 type Message struct {
@@ -41,6 +41,9 @@ type Message struct {
 	// Payload is the packet after the outer IPv4 header on ReadBatch, the
 	// bytes to send on WriteBatch.
 	Payload []byte
+	// TOS is the outer header's TOS byte on ReadBatch (its ECN bits may
+	// carry a congestion mark); WriteBatch sends with TOS 0.
+	TOS uint8
 }
 
 // ReadBatch reads up to len(msgs) (at most maxBatch) packets with one
@@ -61,6 +64,10 @@ func (s *Socket) ReadBatch(msgs []Message) (int, error) {
 		var ok bool
 		if m.Payload, m.Addr, ok = parseOuterHeader(m.Buf[:m.N]); !ok {
 			m.Payload, m.Addr = nil, netip.Addr{}
+		}
+		m.TOS = 0
+		if ok {
+			m.TOS = m.Buf[1]
 		}
 	})
 	if err != nil {

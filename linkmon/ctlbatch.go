@@ -43,13 +43,38 @@ func putCtlBatch(b *ctlBatch) {
 
 func newCtlBatch() *ctlBatch { return &ctlBatch{batch: newBatch()} }
 
-// setRecvFrom points message i at buf and asks for the source address.
+// setRecvFrom points message i at buf and asks for the source address and
+// the control messages (the outer TOS: IP_RECVTOS, IPV6_RECVTCLASS).
 func (b *ctlBatch) setRecvFrom(i int, buf []byte) {
 	b.setRecv(i, buf)
 	h := &b.hdrs[i].Hdr
 	h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
 	h.Namelen = unix.SizeofSockaddrInet6
-	h.Control, h.Controllen = nil, 0
+	h.Control = &b.oob[i][0]
+	h.SetControllen(len(b.oob[i]))
+}
+
+// receivedTOS returns the outer TOS or traffic class of message i after a
+// recv, from its IP_TOS (one byte) or IPV6_TCLASS (an int) control
+// message; 0 if it has none.
+func (b *ctlBatch) receivedTOS(i int) uint8 {
+	oob := b.oob[i][:min(int(b.hdrs[i].Hdr.Controllen), len(b.oob[i]))]
+	for len(oob) >= unix.CmsgLen(0) {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		n := int(h.Len)
+		if n < unix.CmsgLen(0) || n > len(oob) {
+			return 0
+		}
+		data := oob[unix.CmsgLen(0):n]
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TOS && len(data) >= 1:
+			return data[0]
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_TCLASS && len(data) >= 4:
+			return uint8(binary.NativeEndian.Uint32(data))
+		}
+		oob = oob[min(unix.CmsgSpace(n-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0
 }
 
 // source returns message i's source address after a recv; false if the
@@ -59,7 +84,7 @@ func (b *ctlBatch) source(i int) (netip.AddrPort, bool) {
 }
 
 // setSendTo points message i at payload, addressed to dst, with the outer
-// DSCP set from tos (ECN bits cleared: see tosControl).
+// TOS or traffic class tos (see tosControl).
 func (b *ctlBatch) setSendTo(i int, payload []byte, dst netip.AddrPort, tos uint8) {
 	b.iovs[i].Base = unsafe.SliceData(payload)
 	b.iovs[i].SetLen(len(payload))
@@ -127,11 +152,10 @@ func (b *ctlBatch) forget() {
 }
 
 // tosControl writes an IP_TOS (IPv4) or IPV6_TCLASS (IPv6) control message
-// into oob and returns its length. Only the DSCP is copied: the ECN bits
-// stay 0 (not ECN-capable), because polylink does not carry a congestion
-// mark from the outer header back into the inner one, and an ECN-capable
-// outer header would let a congested router mark instead of drop, hiding
-// the congestion from the application.
+// into oob and returns its length. The whole byte is copied, DSCP and ECN
+// (RFC 6040's normal mode: the outer ECN field is the inner one's), so an
+// ECN-capable inner packet can be marked instead of dropped on a congested
+// path; the receiving engine carries a CE mark back into the inner header.
 func tosControl(oob []byte, v6 bool, tos uint8) int {
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 	if v6 {
@@ -140,7 +164,7 @@ func tosControl(oob []byte, v6 bool, tos uint8) int {
 		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TOS
 	}
 	h.SetLen(unix.CmsgLen(4))
-	binary.NativeEndian.PutUint32(oob[unix.CmsgLen(0):], uint32(tos&^0x03))
+	binary.NativeEndian.PutUint32(oob[unix.CmsgLen(0):], uint32(tos))
 	return tosSpace
 }
 

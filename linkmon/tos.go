@@ -6,8 +6,8 @@ import (
 )
 
 // WriteToTOS sends payload to dst like WriteTo, the outer IPv4 header
-// carrying the DSCP of tos (its ECN bits are not copied: see tosControl),
-// so Wi-Fi WMM and carrier QoS see the inner packet's marking.
+// carrying tos (DSCP and ECN: see tosControl), so Wi-Fi WMM and carrier
+// QoS see the inner packet's marking.
 func (s *Socket) WriteToTOS(payload []byte, dst netip.Addr, tos uint8) error {
 	b, err := s.tosBatch(payload, dst, tos)
 	if err != nil {
@@ -20,7 +20,7 @@ func (s *Socket) WriteToTOS(payload []byte, dst netip.Addr, tos uint8) error {
 	return nil
 }
 
-// TryWriteToTOS is TryWriteTo with the outer DSCP of WriteToTOS.
+// TryWriteToTOS is TryWriteTo with the outer TOS of WriteToTOS.
 func (s *Socket) TryWriteToTOS(payload []byte, dst netip.Addr, tos uint8) (sent bool, err error) {
 	b, err := s.tosBatch(payload, dst, tos)
 	if err != nil {

@@ -76,6 +76,14 @@ func configureUDP(fd int, nic NIC, local netip.AddrPort) error {
 	if err := pinSocket(fd, nic, v6); err != nil {
 		return err
 	}
+	// The outer TOS of every packet received, for its ECN bits.
+	recvTOS := func() error { return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTOS, 1) }
+	if v6 {
+		recvTOS = func() error { return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1) }
+	}
+	if err := recvTOS(); err != nil {
+		return fmt.Errorf("ask for the TOS of packets received on UDP socket on %s: %w", nic.Name, err)
+	}
 	var sa unix.Sockaddr
 	if v6 {
 		sa = &unix.SockaddrInet6{Addr: local.Addr().As16(), Port: int(local.Port())}
@@ -102,9 +110,9 @@ func (s *UDPSocket) LocalAddr() netip.AddrPort { return s.local }
 
 // UDPMessage is one packet of UDPSocket.ReadBatch or WriteBatch.
 //
-// ReadBatch reads into Buf and sets N, Truncated, Addr (the source) and
-// Payload (Buf[:N]). WriteBatch sends Payload to Addr with the DSCP of TOS
-// and reads nothing else.
+// ReadBatch reads into Buf and sets N, Truncated, Addr (the source),
+// Payload (Buf[:N]) and TOS. WriteBatch sends Payload to Addr with TOS and
+// reads nothing else.
 type UDPMessage struct {
 	// Buf is where ReadBatch puts the packet; it must not be empty.
 	Buf []byte
@@ -116,8 +124,9 @@ type UDPMessage struct {
 	Addr netip.AddrPort
 	// Payload is the packet (the UDP payload).
 	Payload []byte
-	// TOS is the IPv4 TOS or IPv6 traffic class byte whose DSCP the outer
-	// header carries on WriteBatch.
+	// TOS is the outer IPv4 TOS or IPv6 traffic class byte: the one the
+	// packet arrived with on ReadBatch (its ECN bits may carry a congestion
+	// mark), the one to send with on WriteBatch.
 	TOS uint8
 }
 
@@ -158,6 +167,7 @@ func (s *UDPSocket) ReadBatch(msgs []UDPMessage) (int, error) {
 		m.N = min(m.N, len(m.Buf))
 		m.Payload = m.Buf[:m.N]
 		m.Addr, _ = b.source(i)
+		m.TOS = b.receivedTOS(i)
 	})
 	if err != nil {
 		return 0, s.ioError("read batch", err)
@@ -166,7 +176,7 @@ func (s *UDPSocket) ReadBatch(msgs []UDPMessage) (int, error) {
 }
 
 // WriteTo sends payload to dst through the socket's NIC, the outer header
-// carrying the DSCP of tos.
+// carrying tos (DSCP and ECN).
 func (s *UDPSocket) WriteTo(payload []byte, dst netip.AddrPort, tos uint8) error {
 	if err := s.checkDst(dst); err != nil {
 		return err

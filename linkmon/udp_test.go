@@ -12,7 +12,7 @@ import (
 )
 
 // dscpEF is the DSCP of expedited forwarding (46) as a TOS byte, with an
-// ECN codepoint (ECT(0)) that must not reach the outer header.
+// ECN codepoint (ECT(0)) that the outer header carries too.
 const dscpEF = 46<<2 | 0x02
 
 // dualStack builds A and B joined by two veth pairs, each carrying IPv4
@@ -122,7 +122,10 @@ func TestUDPSocketSendsAndReceivesOnlyThroughItsNIC(t *testing.T) {
 			// Replies in a batch, the other way round.
 			msgs := make([]UDPMessage, 3)
 			for i := range msgs {
-				msgs[i] = UDPMessage{Payload: []byte(tag("udp %s b1→a1 %d", fam.name, i)), Addr: netip.MustParseAddrPort(ep(fam.a1))}
+				// The outer TOS arrives as sent, ECN bits included:
+				// best effort, EF with ECT(0), CE.
+				msgs[i] = UDPMessage{Payload: []byte(tag("udp %s b1→a1 %d", fam.name, i)), Addr: netip.MustParseAddrPort(ep(fam.a1)),
+					TOS: []uint8{0, dscpEF, 0x03}[i]}
 			}
 			if n, err := b1.WriteBatch(msgs); n != len(msgs) || err != nil {
 				t.Fatalf("WriteBatch = %d, %v", n, err)
@@ -144,6 +147,9 @@ func TestUDPSocketSendsAndReceivesOnlyThroughItsNIC(t *testing.T) {
 					if string(m.Payload) != string(msgs[seen].Payload) || m.Addr != netip.MustParseAddrPort(ep(fam.b1)) {
 						t.Fatalf("a1 read %q from %v, want %q from %s", m.Payload, m.Addr, msgs[seen].Payload, ep(fam.b1))
 					}
+					if m.TOS != msgs[seen].TOS {
+						t.Errorf("a1 read %q with outer TOS %#x, want %#x", m.Payload, m.TOS, msgs[seen].TOS)
+					}
 					seen++
 				}
 			}
@@ -163,8 +169,10 @@ func TestUDPSocketSendsAndReceivesOnlyThroughItsNIC(t *testing.T) {
 
 // TestOuterHeadersCarryDSCPAndDF sends an EF-marked packet on the raw, the
 // UDP/IPv4 and the UDP/IPv6 socket and reads the outer headers on the far
-// side: DSCP EF with ECN cleared, DF set (IPv4); and a packet larger than
-// the link MTU is refused with EMSGSIZE rather than fragmented.
+// side: DSCP EF with the ECN bits as given (RFC 6040 normal mode copies
+// the inner ECN field out), DF set (IPv4); a raw socket reads the outer TOS
+// it received; and a packet larger than the link MTU is refused with
+// EMSGSIZE rather than fragmented.
 func TestOuterHeadersCarryDSCPAndDF(t *testing.T) {
 	a, b := dualStack(t)
 	nic := nicIn(t, a, "eth0", "198.18.40.1")
@@ -175,6 +183,7 @@ func TestOuterHeadersCarryDSCPAndDF(t *testing.T) {
 	// outer IPv4 header; a UDP/IPv6 socket gets the traffic class as a
 	// control message.
 	rawObs := rawObserver(t, b, unix.IPPROTO_IPIP)
+	rawB := openIn(t, b, nicIn(t, b, "eth0", "198.18.40.2"))
 	udpObs := rawObserver(t, b, unix.IPPROTO_UDP)
 	v6Obs := tclassObserver(t, b, "2001:2:0:40::2", 45820)
 
@@ -186,21 +195,33 @@ func TestOuterHeadersCarryDSCPAndDF(t *testing.T) {
 	}
 	for _, p := range []string{tag("raw EF"), tag("raw EF try")} {
 		tos, df := outerOf(t, rawObs, p)
-		if tos != dscpEF&^3 || !df {
-			t.Errorf("raw %q: outer TOS %#x DF %v, want %#x and DF", p, tos, df, dscpEF&^3)
+		if tos != dscpEF || !df {
+			t.Errorf("raw %q: outer TOS %#x DF %v, want %#x and DF", p, tos, df, dscpEF)
+		}
+	}
+	if err := rawB.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+		t.Fatal(err)
+	}
+	got := []Message{{Buf: make([]byte, 2048)}}
+	for seen := false; !seen; {
+		if _, err := rawB.ReadBatch(got); err != nil {
+			t.Fatalf("raw socket on B: %v", err)
+		}
+		if seen = string(got[0].Payload) == tag("raw EF"); seen && got[0].TOS != dscpEF {
+			t.Errorf("raw ReadBatch: outer TOS %#x, want %#x", got[0].TOS, dscpEF)
 		}
 	}
 	if err := u4.WriteTo([]byte(tag("udp4 EF")), netip.MustParseAddrPort("198.18.40.2:45820"), dscpEF); err != nil {
 		t.Fatal(err)
 	}
-	if tos, df := outerOf(t, udpObs, tag("udp4 EF")); tos != dscpEF&^3 || !df {
-		t.Errorf("UDP/IPv4: outer TOS %#x DF %v, want %#x and DF", tos, df, dscpEF&^3)
+	if tos, df := outerOf(t, udpObs, tag("udp4 EF")); tos != dscpEF || !df {
+		t.Errorf("UDP/IPv4: outer TOS %#x DF %v, want %#x and DF", tos, df, dscpEF)
 	}
 	if err := u6.WriteTo([]byte(tag("udp6 EF")), netip.MustParseAddrPort("[2001:2:0:40::2]:45820"), dscpEF); err != nil {
 		t.Fatal(err)
 	}
-	if tc := tclassOf(t, v6Obs, tag("udp6 EF")); tc != dscpEF&^3 {
-		t.Errorf("UDP/IPv6: traffic class %#x, want %#x", tc, dscpEF&^3)
+	if tc := tclassOf(t, v6Obs, tag("udp6 EF")); tc != dscpEF {
+		t.Errorf("UDP/IPv6: traffic class %#x, want %#x", tc, dscpEF)
 	}
 	// Unmarked stays unmarked.
 	if err := u4.WriteTo([]byte(tag("udp4 BE")), netip.MustParseAddrPort("198.18.40.2:45820"), 0); err != nil {

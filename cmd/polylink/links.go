@@ -21,9 +21,10 @@ func (l nicLink) Name() string { return l.nic.Name }
 
 // readLinkBatch is ReadBatch of both adapters: it points the link's reused
 // messages rx at bufs, reads them with read, and hands back each packet
-// (nil if truncated) and its source, which out takes from a message.
-func readLinkBatch[M any](rx *[]M, bufs, pkts [][]byte, srcs []netip.AddrPort, read func([]M) (int, error),
-	in func(m *M, buf []byte), out func(m *M) (pkt []byte, src netip.AddrPort, truncated bool)) (int, error) {
+// (nil if truncated), its source and its outer TOS, which out takes from a
+// message.
+func readLinkBatch[M any](rx *[]M, bufs, pkts [][]byte, srcs []netip.AddrPort, tos []uint8, read func([]M) (int, error),
+	in func(m *M, buf []byte), out func(m *M) (pkt []byte, src netip.AddrPort, tos uint8, truncated bool)) (int, error) {
 	msgs := *rx
 	if len(msgs) != len(bufs) {
 		msgs = make([]M, len(bufs))
@@ -35,7 +36,7 @@ func readLinkBatch[M any](rx *[]M, bufs, pkts [][]byte, srcs []netip.AddrPort, r
 	n, err := read(msgs)
 	for i := range n {
 		var truncated bool
-		if pkts[i], srcs[i], truncated = out(&msgs[i]); truncated {
+		if pkts[i], srcs[i], tos[i], truncated = out(&msgs[i]); truncated {
 			pkts[i] = nil
 		}
 	}
@@ -65,11 +66,11 @@ func (l socketLink) ReadFrom(buf []byte) ([]byte, netip.AddrPort, error) {
 }
 
 // ReadBatch implements aggregator.BatchReader over recvmmsg.
-func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
-	return readLinkBatch(l.rx, bufs, pkts, srcs, l.s.ReadBatch,
+func (l socketLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort, tos []uint8) (int, error) {
+	return readLinkBatch(l.rx, bufs, pkts, srcs, tos, l.s.ReadBatch,
 		func(m *linkmon.Message, buf []byte) { m.Buf = buf },
-		func(m *linkmon.Message) ([]byte, netip.AddrPort, bool) {
-			return m.Payload, netip.AddrPortFrom(m.Addr, 0), m.Truncated
+		func(m *linkmon.Message) ([]byte, netip.AddrPort, uint8, bool) {
+			return m.Payload, netip.AddrPortFrom(m.Addr, 0), m.TOS, m.Truncated
 		})
 }
 

@@ -26,10 +26,12 @@ func (l udpLink) Local() netip.AddrPort { return l.s.LocalAddr() }
 func (l udpLink) ReadFrom(buf []byte) ([]byte, netip.AddrPort, error) { return l.s.ReadFrom(buf) }
 
 // ReadBatch implements aggregator.BatchReader over recvmmsg.
-func (l udpLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort) (int, error) {
-	return readLinkBatch(l.rx, bufs, pkts, srcs, l.s.ReadBatch,
+func (l udpLink) ReadBatch(bufs, pkts [][]byte, srcs []netip.AddrPort, tos []uint8) (int, error) {
+	return readLinkBatch(l.rx, bufs, pkts, srcs, tos, l.s.ReadBatch,
 		func(m *linkmon.UDPMessage, buf []byte) { m.Buf = buf },
-		func(m *linkmon.UDPMessage) ([]byte, netip.AddrPort, bool) { return m.Payload, m.Addr, m.Truncated })
+		func(m *linkmon.UDPMessage) ([]byte, netip.AddrPort, uint8, bool) {
+			return m.Payload, m.Addr, m.TOS, m.Truncated
+		})
 }
 
 // WriteTo implements aggregator.Link; the outer header carries the DSCP
