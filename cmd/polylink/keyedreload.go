@@ -62,9 +62,16 @@ func checkKeyedReload(node *session.Node, cur, next runConfig) error {
 	return nil
 }
 
+// keyedSetter is the engine's side of a key change (*aggregator.Engine).
+type keyedSetter interface {
+	SetKeyed(hosts map[*session.Peer]netip.Addr, gateway *session.Peer)
+}
+
+var _ keyedSetter = (*aggregator.Engine)(nil)
+
 // applyKeyed brings the node's peers and the engine's keyed hosts to
 // next (checked by checkKeyedReload). It reports whether anything changed.
-func applyKeyed(node *session.Node, eng *aggregator.Engine, next runConfig) (bool, error) {
+func applyKeyed(node *session.Node, eng keyedSetter, next runConfig) (bool, error) {
 	want := map[session.PublicKey]keyedPeerPlan{}
 	for _, kk := range planKeyed(next) {
 		want[kk.pub] = kk
