@@ -94,37 +94,43 @@ func (r *reresolver) run(done <-chan struct{}) {
 		case <-done:
 			return
 		case now := <-t.C:
-			r.mu.Lock()
-			specs, current, gen := r.specs, r.current, r.gen
-			r.mu.Unlock()
-			if !hasNames(specs) {
-				continue
-			}
-			st := r.eng.Status()
-			if anyPathUpTo(&st, current) || now.Sub(r.upAt) < reresolveAfter {
-				if anyPathUpTo(&st, current) {
-					r.upAt = now
-				}
-				continue
-			}
-			r.upAt = now // next attempt after another reresolveAfter
-			// Bounded by resolveTimeout per name.
-			peers, err := resolvePeers(context.Background(), specs, r.resolver)
-			if err != nil {
-				r.log.Warn("every path to the peers is down and resolving them again failed; keeping the old addresses", zap.Error(err))
-				continue
-			}
-			if slices.Equal(peers, current) {
-				continue
-			}
-			r.mu.Lock()
-			if r.gen == gen { // no reload meanwhile
-				r.log.Info("peers resolved to new addresses", zap.Strings("old", endpointTexts(current)), zap.Strings("new", endpointTexts(peers)))
-				r.current = peers
-				r.eng.SetPeers(peers)
-			}
-			r.mu.Unlock()
+			r.check(now)
 		}
+	}
+}
+
+// check resolves the named peers again if every path to what they
+// resolved to has been down for reresolveAfter at now.
+func (r *reresolver) check(now time.Time) {
+	r.mu.Lock()
+	specs, current, gen := r.specs, r.current, r.gen
+	r.mu.Unlock()
+	if !hasNames(specs) {
+		return
+	}
+	st := r.eng.Status()
+	if anyPathUpTo(&st, current) || now.Sub(r.upAt) < reresolveAfter {
+		if anyPathUpTo(&st, current) {
+			r.upAt = now
+		}
+		return
+	}
+	r.upAt = now // next attempt after another reresolveAfter
+	// Bounded by resolveTimeout per name.
+	peers, err := resolvePeers(context.Background(), specs, r.resolver)
+	if err != nil {
+		r.log.Warn("every path to the peers is down and resolving them again failed; keeping the old addresses", zap.Error(err))
+		return
+	}
+	if slices.Equal(peers, current) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen == gen { // no reload meanwhile
+		r.log.Info("peers resolved to new addresses", zap.Strings("old", endpointTexts(current)), zap.Strings("new", endpointTexts(peers)))
+		r.current = peers
+		r.eng.SetPeers(peers)
 	}
 }
 
