@@ -138,7 +138,12 @@ func RunNAT(ctx context.Context, opt NATRunOptions) (*NATRun, error) {
 	}
 	run.Results = results
 	for r, d := range robots {
-		run.Blocked[r] = blockedOf(d)
+		// Waited for, not read once: a path flapping on a loaded machine
+		// restarts the daemon's 2 s hold before it reports a NIC blocked.
+		deadline := time.Now().Add(3 * time.Second)
+		for run.Blocked[r] = blockedOf(d); len(run.Blocked[r]) < 2 && time.Now().Before(deadline); run.Blocked[r] = blockedOf(d) {
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
 	return run, nil
 }
