@@ -63,6 +63,7 @@ func upNATLab(sc Scenario, opt RunOptions) (*natLab, error) {
 	return &natLab{net: n, keys: keys}, nil
 }
 
+// Host returns the robot's namespace for VM0, the server's for VM1.
 func (l *natLab) Host(h Host) *Namespace {
 	switch h {
 	case VM0:
@@ -73,6 +74,8 @@ func (l *natLab) Host(h Host) *Namespace {
 	return nil
 }
 
+// Emulator returns the emulator of the robot's uplink i (net0: wlan0,
+// net1: wwan0).
 func (l *natLab) Emulator(i int) *linkemu.Bridge {
 	if i >= len(natUplinks) {
 		return nil
@@ -167,33 +170,6 @@ func natUplinkOf(remote string) int {
 		}
 	}
 	return -1
-}
-
-// cutsIncluded notes that the bare links' loss counts their cuts.
-func (r *Run) cutsIncluded() string {
-	if slices.ContainsFunc(r.Scenario.Events, func(e Event) bool { return e.Action == "cut" }) {
-		return " (cuts included)"
-	}
-	return ""
-}
-
-// p99Note says why polylink's p99 is the slower link's when a cut of the
-// faster one left the slower to carry the stream alone.
-func (r *Run) p99Note() string {
-	l0, l1 := r.bare(0), r.bare(1)
-	for _, e := range r.Scenario.Events {
-		if e.Action != "cut" || e.Net > 1 {
-			continue
-		}
-		cut, surv := l0, l1
-		if e.Net == 1 {
-			cut, surv = l1, l0
-		}
-		if surv.Latency.P50 > cut.Latency.P50 {
-			return fmt.Sprintf("; its p99 is %s's, which alone carried the stream during the cut", r.Scenario.netName(1-e.Net))
-		}
-	}
-	return ""
 }
 
 // natSummary says, on route nat, where the server reaches the robot (the
