@@ -27,7 +27,8 @@ const (
 type keyedReloadNet struct {
 	*routerNet
 	a, r, b keyPair
-	file    string
+	file    string // the router's config file
+	fileA   string // robot A's
 }
 
 // writeKeys writes the router's config file: its key (unless a line
@@ -39,6 +40,23 @@ func (kn *keyedReloadNet) writeKeys(t *testing.T, lines ...string) {
 		body = "key = \"" + kn.r.file + "\"\n" + body
 	}
 	must(t, os.WriteFile(kn.file, []byte(body), 0o644))
+}
+
+// writeA writes robot A's config file: its key and the router's key.
+func (kn *keyedReloadNet) writeA(t *testing.T, peerKey string) {
+	t.Helper()
+	must(t, os.WriteFile(kn.fileA, []byte("key = \""+kn.a.file+"\"\npeer-key = \""+peerKey+"\"\n"), 0o644))
+}
+
+// hupA writes A's config file with peerKey and reloads A.
+func (kn *keyedReloadNet) hupA(t *testing.T, peerKey string) int64 {
+	t.Helper()
+	kn.writeA(t, peerKey)
+	before := strings.Count(kn.vm0.out.String(), "reloaded")
+	at := stream.Now()
+	must(t, kn.vm0.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, "A to log its reload", 5*time.Second, func() bool { return strings.Count(kn.vm0.out.String(), "reloaded") > before })
+	return at
 }
 
 func (kn *keyedReloadNet) allowA() string { return kn.a.pub + "=" + vipVM0 }
@@ -59,10 +77,12 @@ func (kn *keyedReloadNet) hup(t *testing.T, logged string, lines ...string) int6
 
 func newKeyedReloadNet(t *testing.T) *keyedReloadNet {
 	dir := t.TempDir()
-	kn := &keyedReloadNet{a: genKey(t, dir, "a"), r: genKey(t, dir, "router"), b: genKey(t, dir, "b"), file: filepath.Join(dir, "router.toml")}
+	kn := &keyedReloadNet{a: genKey(t, dir, "a"), r: genKey(t, dir, "router"), b: genKey(t, dir, "b"),
+		file: filepath.Join(dir, "router.toml"), fileA: filepath.Join(dir, "a.toml")}
 	kn.writeKeys(t, "allow = [\""+kn.allowA()+"\"]")
+	kn.writeA(t, kn.r.pub)
 	kn.routerNet = startRouterNet(t, []string{"--config", kn.file},
-		[]string{"--key", kn.a.file, "--peer-key", kn.r.pub},
+		[]string{"--config", kn.fileA},
 		[]string{"--key", kn.b.file, "--peer-key", kn.r.pub})
 	waitFor(t, "A's two paths up at both ends", 5*time.Second, func() bool {
 		return kn.vm1.upPaths(vipVM0) == 2 && kn.vm0.upPaths(vipRouter) == 2
@@ -90,7 +110,8 @@ func lastArrival(o stream.Outcome) int64 {
 // TestReloadKeysMidStream: SIGHUP adds B's key while A streams (B joins
 // within a second, A loses nothing); an --allow change moving A to
 // another address makes A's packets "not covered"; a broken file and a
-// new own key are refused with the keys kept; SIGHUP removing A's key
+// new own key are refused with the keys kept; A's own --peer-key changed
+// away and back drops the router and rejoins it; SIGHUP removing A's key
 // while A and B stream stops A's packets within a second, counted as
 // refused, and B loses nothing.
 func TestReloadKeysMidStream(t *testing.T) {
@@ -152,6 +173,25 @@ func TestReloadKeysMidStream(t *testing.T) {
 		}
 	}
 	t.Logf("router log:\n%s", lastLines(kn.vm1.out.String(), 3))
+
+	// (e) A's --peer-key changed to a key that is not the router's: A
+	// drops the router at once; changed back, A rejoins under a new
+	// handshake within a second.
+	kn.hupA(t, kn.b.pub)
+	if hasHost(kn.vm0, vipRouter) {
+		t.Fatalf("A still has the router as a host after its --peer-key changed")
+	}
+	// A refuses the router's probes now: the router sees A's paths fall.
+	waitFor(t, "the router's paths to A down", 5*time.Second, func() bool { return kn.vm1.upPaths(vipVM0) == 0 })
+	hup = kn.hupA(t, kn.r.pub)
+	waitFor(t, "A back with the router: two paths up at both ends", 5*time.Second, func() bool {
+		return kn.vm0.upPaths(vipRouter) == 2 && kn.vm1.upPaths(vipVM0) == 2
+	})
+	back := time.Duration(stream.Now() - hup)
+	t.Logf("A's --peer-key restored: both paths up at both ends %v after SIGHUP", back.Round(time.Millisecond))
+	if back > time.Second {
+		t.Errorf("A rejoined %v after its --peer-key was restored, want within a second", back)
+	}
 
 	// (b) A's key removed while A and B stream.
 	before = kn.vm1.status().Keyed
