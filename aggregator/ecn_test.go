@@ -31,23 +31,23 @@ func withChecksum(tos uint8) []byte {
 // only an outer CE changes anything, marking an ECN-capable inner packet
 // CE (its checksum still right) and dropping one that is not ECN-capable.
 func TestCEMarkFollowsRFC6040(t *testing.T) {
-	const ef = 0xb8
+	const ef, notECT, ect1, ect0, ce = 0xb8, 0, 1, 2, 3
 	for _, c := range []struct {
 		n            int
 		inner, outer uint8
 		want         ceAction
 		wantTOS      uint8
 	}{
-		{1, ef | 0, ef | 0, ceNone, ef | 0},
-		{2, ef | 1, ef | 1, ceNone, ef | 1},
-		{3, ef | 2, ef | 2, ceNone, ef | 2},
-		{4, ef | 3, ef | 3, ceNone, ef | 3},
-		{5, ef | 1, ef | 3, ceMarked, ef | 3}, // ECT(1) + CE
-		{6, ef | 2, ef | 3, ceMarked, ef | 3}, // ECT(0) + CE
-		{7, 0x02, 0x03, ceMarked, 0x03},       // no DSCP
-		{8, ef | 0, ef | 3, ceDrop, ef | 0},   // Not-ECT + CE
-		{9, ef | 2, ef | 0, ceNone, ef | 2},   // outer not ECN-capable: nothing to carry
-		{10, ef | 2, ef | 1, ceNone, ef | 2},  // ECT(1) outer over ECT(0): RFC 6040 keeps the inner
+		{1, ef | notECT, ef | notECT, ceNone, ef | notECT},
+		{2, ef | ect1, ef | ect1, ceNone, ef | ect1},
+		{3, ef | ect0, ef | ect0, ceNone, ef | ect0},
+		{4, ef | ce, ef | ce, ceNone, ef | ce},
+		{5, ef | ect1, ef | ce, ceMarked, ef | ce},     // ECT(1) + CE
+		{6, ef | ect0, ef | ce, ceMarked, ef | ce},     // ECT(0) + CE
+		{7, 0x02, 0x03, ceMarked, 0x03},                // no DSCP
+		{8, ef | notECT, ef | ce, ceDrop, ef | notECT}, // Not-ECT + CE
+		{9, ef | ect0, ef | notECT, ceNone, ef | ect0}, // outer not ECN-capable: nothing to carry
+		{10, ef | ect0, ef | ect1, ceNone, ef | ect0},  // ECT(1) outer over ECT(0): RFC 6040 keeps the inner
 	} {
 		p := withChecksum(c.inner)
 		got := ceMark(p, c.outer)
