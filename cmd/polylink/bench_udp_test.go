@@ -12,9 +12,10 @@ import (
 
 // BenchmarkUDPvsRawCPUPerPacket runs a raw IP-in-IP pair and a UDP pair
 // side by side, each streaming evenly paced 200-byte packets A → B at the
-// same rate at the same time over two veth links, and reports each pair's
-// daemon CPU per delivered packet, their ratio (issue 12's target: UDP ≤
-// 1.1 × raw) and each pair's loss. Side by side, two pairs and two
+// same rate at the same time over two veth links (the UDP stream half a
+// packet interval after the raw one, see cpuSideBySide), and reports each
+// pair's daemon CPU per delivered packet, their ratio (issue 12's target:
+// UDP ≤ 1.1 × raw) and each pair's loss. Side by side, two pairs and two
 // senders share this machine's two cores, so loss at high rates is
 // measured by BenchmarkUDPvsRawLossless, one pair at a time:
 //

@@ -260,7 +260,14 @@ func udpFlowTo(t testing.TB, tn *twoNodes, dst string, port int, p stream.Profil
 // closed when the test ends.
 func udpFlow(t testing.TB, name string, from, to *testbed.Namespace, dst string, port int, p stream.Profile) stream.Flow {
 	t.Helper()
-	f, closeFlow, err := testbed.OpenFlow(name, from, to, netip.MustParseAddr(dst), port, p, 0)
+	return udpFlowAt(t, name, from, to, dst, port, p, 0)
+}
+
+// udpFlowAt is udpFlow with its first packet due at start (CLOCK_MONOTONIC
+// ns, see stream.Now; zero: when it starts).
+func udpFlowAt(t testing.TB, name string, from, to *testbed.Namespace, dst string, port int, p stream.Profile, start int64) stream.Flow {
+	t.Helper()
+	f, closeFlow, err := testbed.OpenFlow(name, from, to, netip.MustParseAddr(dst), port, p, start)
 	if err != nil {
 		t.Fatal(err)
 	}
