@@ -117,6 +117,15 @@ const (
 // than this (round trips, since the daemon started) gets no second copies.
 const minLossForSecondCopy = 0.002
 
+// looksLossless says a surviving path gains nothing from second copies: it
+// lost fewer than minLossForSecondCopy of its probes over its life and
+// over the ring's last probes. The ring matters for a path that was clean
+// for an hour and then turns lossy: its lifetime share would take minutes
+// to pass the threshold, the ring's 64 probes see it within seconds.
+func (v probeView) looksLossless() bool {
+	return v.lifetimeLoss() < minLossForSecondCopy && v.loss < minLossForSecondCopy
+}
+
 // lifetimeLoss is the share of all probes sent that went unanswered: those
 // pushed out of the ring unanswered and the ring's matured ones.
 func (v probeView) lifetimeLoss() float64 {

@@ -45,9 +45,9 @@ func (e *Engine) onPolicyTick(h *host, now int64) {
 	if best != nil && up < hp.peak.Load() && !e.cfg.Policy.CopyAll && e.cfg.Policy.SecondCopy >= 0 {
 		// Pause while the surviving path queues (a second copy must not
 		// push it past its capacity, where it would delay the first
-		// copies), and while it has lost nothing in its life (a lossless
-		// path gains nothing from a second copy, and a rate-limited one
-		// such as LTE may not have room for it).
+		// copies), and while it has lost nothing in its life and lately
+		// (a lossless path gains nothing from a second copy, and a
+		// rate-limited one such as LTE may not have room for it).
 		// Queueing is two RTT samples in a row well above the base: by
 		// 20 ms, half the base, and four times the path's RTT jitter (a
 		// loaded machine or a jittery radio makes single samples jump). It
@@ -72,7 +72,7 @@ func (e *Engine) onPolicyTick(h *host, now int64) {
 		switch {
 		case now < hp.queueHeldUntil:
 			hp.held.Store(heldQueueing)
-		case bestView.lifetimeLoss() < minLossForSecondCopy && !e.cfg.Policy.SecondCopyLossless:
+		case bestView.looksLossless() && !e.cfg.Policy.SecondCopyLossless:
 			hp.held.Store(heldLossless)
 		default:
 			hp.held.Store(heldNot)
