@@ -1,9 +1,7 @@
 package main
 
 import (
-	"io"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 )
@@ -43,19 +41,12 @@ func TestMetricsExposure(t *testing.T) {
 func TestCheckConfigWarnsOfExposedMetrics(t *testing.T) {
 	for metrics, want := range map[string]bool{"0.0.0.0:9469": true, "127.0.0.1:9469": false} {
 		p := writeConfig(t, "vip = \"198.19.0.2/24\"\npeer = \"198.18.0.3\"\nmetrics = \""+metrics+"\"\n")
-		r, w, err := os.Pipe()
-		must(t, err)
-		saved := os.Stderr
-		os.Stderr = w
-		err = checkConfigCommand([]string{p})
-		os.Stderr = saved
-		w.Close()
-		out, _ := io.ReadAll(r)
-		r.Close()
+		var err error
+		out := stderrOf(t, func() { err = checkConfigCommand([]string{p}) })
 		if err != nil {
 			t.Fatalf("metrics %s: %v", metrics, err)
 		}
-		if got := strings.Contains(string(out), "warning: --metrics "+metrics); got != want {
+		if got := strings.Contains(out, "warning: --metrics "+metrics); got != want {
 			t.Errorf("metrics %s: stderr %q, want a warning: %v", metrics, out, want)
 		}
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -46,16 +44,8 @@ func TestSamePeerTwiceIsRefused(t *testing.T) {
 		}
 	}
 	p = writeConfig(t, "vip = \"198.19.0.2/24\"\npeer = [\"198.18.0.3\", \"198.18.0.3:45820\"]\n")
-	r, w, err := os.Pipe()
-	must(t, err)
-	saved := os.Stdout
-	os.Stdout = w
-	err = checkConfigCommand([]string{p})
-	os.Stdout = saved
-	w.Close()
-	out, _ := io.ReadAll(r)
-	r.Close()
-	if err != nil || !strings.Contains(string(out), "198.18.0.3 raw and UDP (UDP stands by on NICs where raw gets through)") {
+	out := stdoutOf(t, func() { err = checkConfigCommand([]string{p}) })
+	if err != nil || !strings.Contains(out, "198.18.0.3 raw and UDP (UDP stands by on NICs where raw gets through)") {
 		t.Errorf("check-config of a peer raw and UDP: %v, %q", err, out)
 	}
 }

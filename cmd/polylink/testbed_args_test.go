@@ -40,18 +40,25 @@ func TestTestbedRunFlagsBeforeOrAfterTheName(t *testing.T) {
 }
 
 // stderrOf runs fn with os.Stderr going to a pipe and returns what it wrote.
-func stderrOf(t *testing.T, fn func()) string {
+func stderrOf(t *testing.T, fn func()) string { return outputOf(t, &os.Stderr, fn) }
+
+// stdoutOf is stderrOf for os.Stdout.
+func stdoutOf(t *testing.T, fn func()) string { return outputOf(t, &os.Stdout, fn) }
+
+// outputOf runs fn with *f going to a pipe (read as it fills, so a long
+// output cannot block fn) and returns what it wrote.
+func outputOf(t *testing.T, f **os.File, fn func()) string {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	saved := os.Stderr
-	os.Stderr = w
+	saved := *f
+	*f = w
 	done := make(chan []byte)
 	go func() { b, _ := io.ReadAll(r); done <- b }()
 	fn()
-	os.Stderr = saved
+	*f = saved
 	w.Close()
 	return string(<-done)
 }
